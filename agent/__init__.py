@@ -1,0 +1,1 @@
+"""stackeye.agent: the host agent (host and middleware metrics, logs, local OTLP relay, shipping)."""

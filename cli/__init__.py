@@ -1,0 +1,1 @@
+"""stackeye.cli: the `stackeye` command."""

@@ -1,0 +1,1 @@
+"""Ingest: the OTLP receivers (gRPC and HTTP) in front of the queue."""

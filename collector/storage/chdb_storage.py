@@ -1,0 +1,171 @@
+"""Embedded storage: chDB (ClickHouse's engine in-process) on a local data directory.
+
+One process owns a data directory (chDB holds a file lock); everything else queries through that
+process's HTTP API. Inside the process there are two connections: one for the writer's inserts and
+one, read-only and limited, for queries, so a long insert never blocks a dashboard.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import re
+import threading
+import time
+from typing import Sequence
+
+from stackeye.collector.signals import Signal
+from stackeye.collector.storage import engine_flatten
+from stackeye.collector.storage.base import QueryError, QueryLimits, QueryResult, StorageError
+from stackeye.collector.storage.migrations import MIGRATIONS_TABLE, SchemaOptions, apply_migrations
+from stackeye.collector.storage.otlp_schema import write_schema
+from stackeye.collector.storage.url import StorageURL
+
+log = logging.getLogger("stackeye.storage")
+
+_CODE = re.compile(r"Code: (\d+)\.")
+# ClickHouse error codes worth retrying: resources that may free up, not bad data.
+_RETRYABLE = {159, 160, 202, 241, 243, 252, 439}
+_DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _error_code(message: str) -> int | None:
+    m = _CODE.search(message)
+    return int(m.group(1)) if m else None
+
+
+def _clean(message: str) -> str:
+    """ClickHouse's text without the duplicated 'Code: …' wrappers chDB adds."""
+    return message.strip().split("\n")[0]
+
+
+class ChdbStorage:
+    """Storage on a chDB data directory (``chdb:///path``)."""
+
+    def __init__(self, url: StorageURL, schema: SchemaOptions | None = None, limits: QueryLimits | None = None):
+        import chdb  # imported here so cluster-only processes never load the engine
+
+        if not _DB_NAME.match(url.database):
+            raise StorageError(f"bad database name {url.database!r}: letters, digits and _ only", retryable=False)
+        self.url = url
+        self.schema = schema or SchemaOptions()
+        self.limits = limits or QueryLimits()
+        os.makedirs(url.path, exist_ok=True)
+        self._tmp = os.path.join(url.path, "stackeye-tmp")
+        os.makedirs(self._tmp, exist_ok=True)
+        self._schema_path = write_schema(os.path.join(url.path, "stackeye-format-schemas"))
+        try:
+            self._wconn = chdb.connect(url.path)
+        except Exception as exc:  # chDB says only "Error initializing EmbeddedServer"
+            raise StorageError(
+                f"cannot open the chDB data directory {url.path}: {exc}. Only one process can own it: if "
+                "`stackeye up` is running there, query it over HTTP (`stackeye sql --url http://127.0.0.1:8080 …`)",
+                retryable=False,
+            ) from None
+        self._rconn = chdb.connect(url.path)
+        self._wlock = threading.Lock()
+        self._rlock = threading.Lock()
+        self._seq = itertools.count()
+        for conn in (self._wconn, self._rconn):
+            self._exec(conn, f"CREATE DATABASE IF NOT EXISTS {url.database}")
+            self._exec(conn, f"USE {url.database}")
+        for setting in (
+            "output_format_json_quote_64bit_integers = 0",
+            "output_format_json_quote_64bit_floats = 0",
+            "output_format_json_quote_denormals = 1",
+            f"max_result_rows = {int(self.limits.max_result_rows)}",
+            "result_overflow_mode = 'throw'",
+            f"max_execution_time = {int(self.limits.max_execution_time)}",
+            "readonly = 1",  # last: from here on this connection can neither write nor change settings
+        ):
+            self._exec(self._rconn, "SET " + setting)
+        self._wconn_cursor = self._wconn.cursor()
+
+    # -- plumbing ------------------------------------------------------------------------------
+    @staticmethod
+    def _exec(conn, sql: str):
+        cur = conn.cursor()
+        try:
+            cur.execute(sql)
+            return cur
+        except Exception as exc:
+            msg = _clean(str(exc))
+            raise StorageError(msg, retryable=_error_code(msg) in _RETRYABLE, code=_error_code(msg)) from None
+
+    def execute(self, sql: str) -> None:
+        """Run one statement on the write connection (DDL, maintenance)."""
+        with self._wlock:
+            self._exec(self._wconn, sql)
+
+    # -- Storage -------------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        def applied():
+            with self._wlock:
+                cur = self._exec(self._wconn, f"SELECT version FROM {MIGRATIONS_TABLE}")
+                return [row[0] for row in cur.fetchall()]
+
+        return apply_migrations(self.execute, applied, self.schema, progress=log.info)
+
+    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str) -> None:
+        if not payloads:
+            return
+        path = os.path.join(self._tmp, f"insert-{os.getpid()}-{next(self._seq)}.bin")
+        try:
+            with open(path, "wb") as f:
+                f.write(length_delimited(payloads))
+            with self._wlock:
+                for stmt in engine_flatten.STATEMENTS[signal]:
+                    self._exec(self._wconn, stmt.render(path, self._schema_path, token))
+        finally:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None) -> QueryResult:
+        if limits is not None and limits != self.limits:
+            raise ValueError("chDB storage applies its limits per connection; set them at construction")
+        conn, lock = (self._rconn, self._rlock) if readonly else (self._wconn, self._wlock)
+        started = time.perf_counter()
+        with lock:
+            try:
+                res = conn.query(sql, "JSONCompact")
+            except Exception as exc:
+                msg = _clean(str(exc))
+                raise QueryError(msg, code=_error_code(msg)) from None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        raw = res.bytes() if hasattr(res, "bytes") else bytes(res)
+        if not raw.strip():
+            return QueryResult([], [], [], elapsed_ms)
+        doc = json.loads(raw)
+        meta = doc.get("meta", [])
+        return QueryResult([m["name"] for m in meta], [m["type"] for m in meta], doc.get("data", []), elapsed_ms)
+
+    def close(self) -> None:
+        for conn in (self._rconn, self._wconn):
+            try:
+                conn.close()
+            except Exception:  # closing twice or after a failed open
+                pass
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def length_delimited(payloads: Sequence[bytes]) -> bytes:
+    """Messages framed as ClickHouse's ``Protobuf`` format (and protobuf's delimited streams) expect."""
+    parts = []
+    for p in payloads:
+        parts.append(_varint(len(p)))
+        parts.append(p)
+    return b"".join(parts)

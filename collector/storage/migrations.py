@@ -1,0 +1,114 @@
+"""Versioned schema migrations: ``schema/NNN_name.sql``, applied in order, recorded, idempotent.
+
+Every statement is written ``IF NOT EXISTS`` so a migration interrupted half-way is safely
+re-run. The files are templates: ``$engine``, ``$on_cluster``, ``$ttl_days`` and
+``$table_settings`` are filled in by :class:`SchemaOptions`, so one set of files serves chDB, a
+single server and a replicated cluster.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.resources
+import re
+import string
+from typing import Callable, Iterable
+
+MIGRATIONS_TABLE = "stackeye_schema_migrations"
+_FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+
+
+@dataclasses.dataclass(frozen=True)
+class SchemaOptions:
+    ttl_days: int = 7  # retention of raw telemetry
+    cluster: str = ""  # render ON CLUSTER and Replicated engines when set
+    dedup_window: int = 1000  # inserts remembered for deduplication on plain MergeTree
+
+    def __post_init__(self):
+        if self.ttl_days < 1:
+            raise ValueError(f"retention must be at least 1 day, got {self.ttl_days}")
+
+    def substitutions(self) -> dict[str, str]:
+        if self.cluster:
+            return {
+                "engine": "ReplicatedMergeTree",
+                "on_cluster": f"ON CLUSTER {self.cluster}",
+                "ttl_days": str(self.ttl_days),
+                "table_settings": "",
+            }
+        return {
+            "engine": "MergeTree",
+            "on_cluster": "",
+            "ttl_days": str(self.ttl_days),
+            "table_settings": f", non_replicated_deduplication_window = {self.dedup_window}",
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str  # the template
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
+
+    def statements(self, options: SchemaOptions) -> list[str]:
+        rendered = string.Template(self.sql).substitute(options.substitutions())
+        return split_statements(rendered)
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split on ';' at the end of a line; comments dropped. Our DDL keeps ';' out of strings."""
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in re.split(r";\s*(?:\n|$)", body) if s.strip()]
+
+
+def load_migrations() -> list[Migration]:
+    folder = importlib.resources.files("stackeye.collector.storage") / "schema"
+    found = []
+    for entry in folder.iterdir():
+        m = _FILE.match(entry.name)
+        if m:
+            found.append(Migration(int(m.group(1)), m.group(2), entry.read_text()))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two schema migrations share a version number: {versions}")
+    return found
+
+
+def bootstrap_statement(options: SchemaOptions) -> str:
+    engine = "ReplicatedMergeTree" if options.cluster else "MergeTree"
+    on_cluster = f"ON CLUSTER {options.cluster}" if options.cluster else ""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} {on_cluster} ("
+        "version UInt32, name String, checksum String, applied_at DateTime64(3) DEFAULT now64(3)"
+        f") ENGINE = {engine} ORDER BY version"
+    )
+
+
+def apply_migrations(
+    execute: Callable[[str], None],
+    applied_versions: Callable[[], Iterable[int]],
+    options: SchemaOptions,
+    migrations: list[Migration] | None = None,
+    progress: Callable[[str], None] = lambda msg: None,
+) -> list[str]:
+    """Apply what is not yet recorded. ``execute`` runs one statement; returns applied names."""
+    execute(bootstrap_statement(options))
+    done = set(applied_versions())
+    applied = []
+    for mig in migrations if migrations is not None else load_migrations():
+        if mig.version in done:
+            continue
+        progress(f"applying schema migration {mig.version:03d}_{mig.name}")
+        for stmt in mig.statements(options):
+            execute(stmt)
+        execute(
+            f"INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES "
+            f"({mig.version}, '{mig.name}', '{mig.checksum}')"
+        )
+        applied.append(f"{mig.version:03d}_{mig.name}")
+    return applied

@@ -1,0 +1,1 @@
+"""The writer: queue -> storage, batch by batch, committing only after the insert."""

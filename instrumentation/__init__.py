@@ -1,0 +1,1 @@
+"""stackeye.instrumentation: one import that configures OpenTelemetry for a Python service."""

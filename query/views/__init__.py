@@ -1,0 +1,1 @@
+"""stackeye.query.views: one module per APM view."""

@@ -1,0 +1,1 @@
+"""Test helpers shared by every test package: real processes, free ports, service checks."""
