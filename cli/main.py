@@ -1,0 +1,66 @@
+"""The ``stackeye`` command: one module per subcommand, registered in COMMANDS."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from stackeye.collector import __version__
+
+# One line per subcommand: the module stackeye.cli.<name> defines HELP, EPILOG (examples),
+# configure(parser) and run(args) -> exit code.
+COMMANDS = [
+    "up",
+    "sql",
+    "migrate",
+]
+
+EPILOG = """examples:
+  stackeye up                                   # everything in one process, data in ./stackeye-data
+  stackeye sql "SELECT ServiceName, count() FROM otel_traces GROUP BY ServiceName"
+  stackeye migrate --clickhouse chdb:///var/lib/stackeye/clickhouse
+  stackeye <command> --help                     # each command's options and examples
+"""
+
+
+class UsageError(Exception):
+    """Bad flags or config: printed with the fix, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stackeye",
+        description="Full-stack APM: OTLP in, ClickHouse out, views and decisions on top.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"stackeye {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                        help="log verbosity (default: info)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        mod = importlib.import_module(f"stackeye.cli.{name.replace('-', '_')}")
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP, epilog=getattr(mod, "EPILOG", None),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.configure(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except UsageError as exc:
+        print(f"stackeye {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
