@@ -1,0 +1,1 @@
+"""Metric collectors, one module each, registered with @register (see agent/registry.py)."""

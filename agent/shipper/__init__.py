@@ -1,0 +1,1 @@
+"""Shipping to the collector: ordered disk queue, retry with backoff, the gRPC sender."""

@@ -1,0 +1,1 @@
+"""stackeye.proto.agent: the host agent protocol."""
