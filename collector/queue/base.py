@@ -9,7 +9,8 @@ Contract:
 - ``read`` hands out the next batch after the last committed one; a batch is identified by a
   position range that stays the same if it is read again after a crash (``batch.token``), so the
   storage can deduplicate a replayed insert.
-- ``commit`` marks a batch written; it is never read again.
+- ``begin`` records a batch as in flight before its insert; ``commit`` marks it written; it is
+  never read again.
 """
 from __future__ import annotations
 
@@ -59,8 +60,15 @@ class Queue(Protocol):
     def read(self, max_records: int, max_bytes: int, max_wait_s: float) -> Batch | None:
         """The next uncommitted batch, waiting up to max_wait_s for it to fill; None if empty."""
 
+    def begin(self, batch: Batch) -> None:
+        """Record durably that this batch is being inserted, so that after a crash the same
+        range is read again first (same records, same token) and the insert deduplicates."""
+
     def commit(self, batch: Batch) -> None:
         """Mark the batch written; it will not be read again."""
+
+    def quarantine(self, record: Record, reason: str) -> str:
+        """Set aside a record the storage refuses for good (dead letter); return where it went."""
 
     def depth(self) -> tuple[int, int]:
         """(records, bytes) waiting to be written."""

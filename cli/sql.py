@@ -1,0 +1,104 @@
+"""``stackeye sql``: run read-only SQL on the telemetry tables."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+from stackeye.cli.output import FORMATS, render
+
+HELP = "run read-only SQL on the telemetry tables (through a running stackeye, or on the data directly)"
+EPILOG = """examples:
+  stackeye sql "SELECT ServiceName, count() FROM otel_traces GROUP BY ServiceName"
+  stackeye sql --format json "SELECT SpanName, quantile(0.95)(Duration)/1e6 AS p95_ms FROM otel_traces GROUP BY SpanName"
+  stackeye sql --url http://10.0.0.5:8080 "SHOW TABLES"
+  stackeye sql --clickhouse chdb:///var/lib/stackeye/clickhouse "SELECT count() FROM otel_logs"
+  echo "SELECT 1" | stackeye sql -
+
+Without --clickhouse, the query goes to the stackeye at --url; if none is running there, the
+data directory (--data-dir) is opened directly.
+"""
+
+
+def configure(parser) -> None:
+    parser.add_argument("query", help="the SQL, or - to read it from standard input")
+    parser.add_argument("--format", "-f", choices=FORMATS, default="table", help="output format (default: table)")
+    parser.add_argument("--url", default=os.environ.get("STACKEYE_URL", "http://127.0.0.1:8080"),
+                        help="a running stackeye's API (default: http://127.0.0.1:8080)")
+    parser.add_argument("--clickhouse", metavar="URL", default=None,
+                        help="query this storage directly instead (chdb:///path or clickhouse://host:9000/db)")
+    parser.add_argument("--data-dir", default=os.environ.get("STACKEYE_DATA_DIR", "./stackeye-data"),
+                        help="data directory opened when nothing runs at --url (default: ./stackeye-data)")
+
+
+class SQLFailed(Exception):
+    pass
+
+
+def run(args) -> int:
+    from stackeye.cli.main import UsageError
+
+    query = sys.stdin.read() if args.query == "-" else args.query
+    if not query.strip():
+        raise UsageError("empty query")
+    try:
+        if args.clickhouse:
+            columns, rows = _direct(args.clickhouse, query)
+        else:
+            try:
+                columns, rows = _over_http(args.url, query)
+            except ConnectionRefusedError:
+                path = os.path.join(args.data_dir, "clickhouse")
+                if not os.path.isdir(path):
+                    print(f"stackeye sql: nothing is running at {args.url} and there is no data directory at "
+                          f"{path}; start `stackeye up` or pass --url / --clickhouse", file=sys.stderr)
+                    return 1
+                columns, rows = _direct("chdb://" + os.path.abspath(path), query)
+    except SQLFailed as exc:
+        print(f"stackeye sql: {exc}", file=sys.stderr)
+        return 1
+    print(render(columns, rows, args.format))
+    return 0
+
+
+def _over_http(url: str, query: str):
+    req = urllib.request.Request(url.rstrip("/") + "/api/v1/sql", data=json.dumps({"query": query}).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=600) as resp:
+            doc = json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        body = err.read()
+        try:
+            message = json.loads(body).get("error", body.decode(errors="replace"))
+        except ValueError:
+            message = body.decode(errors="replace")
+        raise SQLFailed(message) from None
+    except urllib.error.URLError as err:
+        if isinstance(err.reason, ConnectionRefusedError):
+            raise err.reason from None
+        raise SQLFailed(f"cannot reach {url}: {err.reason}") from None
+    return doc["columns"], doc["rows"]
+
+
+def _direct(url: str, query: str):
+    from stackeye.cli.main import UsageError
+    from stackeye.collector.storage.base import StorageError
+    from stackeye.collector.storage.factory import open_storage
+    from stackeye.collector.storage.url import StorageURLError
+
+    try:
+        storage = open_storage(url)
+    except StorageURLError as exc:
+        raise UsageError(str(exc)) from None
+    except StorageError as exc:
+        raise SQLFailed(str(exc)) from None
+    try:
+        result = storage.query(query)
+    except StorageError as exc:
+        raise SQLFailed(str(exc)) from None
+    finally:
+        storage.close()
+    return result.columns, result.rows

@@ -1,0 +1,50 @@
+"""``stackeye up``: ingest, durable queue, writer, query API — one process, chDB under ./stackeye-data."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from stackeye.cli.options import add_config_flags, config_from_args
+from stackeye.collector.config import UpConfig
+
+HELP = "run the whole pipeline in one process (OTLP in, chDB storage, query API)"
+EPILOG = """examples:
+  stackeye up                                     # OTLP on 127.0.0.1:4317 (gRPC) and :4318 (HTTP), API on :8080
+  stackeye up --data-dir /var/lib/stackeye --otlp-grpc 0.0.0.0:4317
+  stackeye up --token s3cret=teamA --token t0ken=teamB   # require bearer tokens, one tenant each
+  STACKEYE_RETENTION_DAYS=30 stackeye up --config /etc/stackeye/up.toml
+
+Then point any OpenTelemetry SDK at it (OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317) and ask:
+  stackeye sql "SELECT ServiceName, count() FROM otel_traces GROUP BY ServiceName"
+
+Settings: defaults < --config file < STACKEYE_* environment < flags.  SIGTERM/SIGINT drain and exit 0.
+"""
+
+log = logging.getLogger("stackeye.up")
+
+
+def configure(parser) -> None:
+    add_config_flags(parser, UpConfig)
+
+
+def run(args) -> int:
+    from stackeye.collector.app import EmbeddedApp
+    from stackeye.collector.storage.base import StorageError
+
+    config = config_from_args(UpConfig, args)
+    app = EmbeddedApp(config)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        app.start()
+    except (OSError, StorageError) as exc:
+        log.error("%s", exc)
+        return 1
+    log.info("stackeye up: OTLP/gRPC %s, OTLP/HTTP %s, API http://%s, data in %s",
+             config.otlp_grpc, config.otlp_http or "off", config.http, config.data_dir)
+    stop.wait()
+    log.info("shutting down: no new requests, draining the spool")
+    app.stop()
+    return 0

@@ -1,0 +1,110 @@
+"""What every OTLP transport shares: authenticate, validate, enqueue durably, count.
+
+The gRPC and HTTP front ends only translate their protocol to :meth:`Receiver.accept` and its
+:class:`IngestError` back to status codes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import time
+from typing import Mapping
+
+from google.protobuf.message import DecodeError
+
+from stackeye.collector.queue.base import Queue, QueueFull, QueueUnavailable, Record
+from stackeye.collector.signals import Signal, count_items
+from stackeye.collector.telemetry import PipelineMetrics
+
+AGENT_ID_HEADER = "x-stackeye-agent-id"
+TENANT_HEADER = "x-stackeye-tenant"
+
+
+class IngestError(Exception):
+    """A refused request. ``status`` names the gRPC code; HTTP maps it (see otlp_http)."""
+
+    def __init__(self, status: str, reason: str, message: str):
+        super().__init__(message)
+        self.status = status  # INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAUTHENTICATED, UNAVAILABLE
+        self.reason = reason  # label for the rejected counter
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestLimits:
+    max_request_bytes: int = 16 << 20  # decompressed OTLP request size
+
+
+class Authenticator:
+    """Bearer tokens. No tokens configured: everyone is tenant "default".
+
+    Tokens are given as ``TOKEN`` or ``TOKEN=TENANT``.
+    """
+
+    def __init__(self, tokens: list[str] | tuple[str, ...] = ()):
+        self._tokens: dict[str, str] = {}
+        for spec in tokens:
+            token, _, tenant = spec.partition("=")
+            if not token:
+                raise ValueError("an empty auth token was configured")
+            self._tokens[token] = tenant or "default"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._tokens)
+
+    def tenant(self, metadata: Mapping[str, str]) -> str:
+        if not self._tokens:
+            return metadata.get(TENANT_HEADER, "default") or "default"
+        auth = metadata.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise IngestError("UNAUTHENTICATED", "unauthenticated",
+                              "missing credentials: send the header 'authorization: Bearer <token>'")
+        for known, tenant in self._tokens.items():
+            if hmac.compare_digest(known.encode(), token.strip().encode()):
+                return tenant
+        raise IngestError("UNAUTHENTICATED", "bad_token", "the token was not accepted by this collector")
+
+
+class Receiver:
+    def __init__(self, queue: Queue, metrics: PipelineMetrics, limits: IngestLimits = IngestLimits(),
+                 auth: Authenticator | None = None):
+        self.queue = queue
+        self.metrics = metrics
+        self.limits = limits
+        self.auth = auth or Authenticator()
+
+    def accept(self, signal: Signal, payload: bytes, metadata: Mapping[str, str], transport: str) -> int:
+        """Validate and durably enqueue one request; return its item count or raise IngestError."""
+        try:
+            tenant = self.auth.tenant(metadata)
+            items = self._validate(signal, payload)
+            if items:
+                record = Record(signal, payload, items, time.time_ns(), tenant, metadata.get(AGENT_ID_HEADER, ""))
+                try:
+                    self.queue.put([record])
+                except QueueFull as exc:
+                    raise IngestError("RESOURCE_EXHAUSTED", "queue_full", str(exc)) from None
+                except (QueueUnavailable, OSError) as exc:
+                    raise IngestError("UNAVAILABLE", "queue_unavailable", f"cannot store the request durably: {exc}") from None
+        except IngestError as err:
+            self.metrics.rejected_requests.labels(signal=signal.name.lower(), reason=err.reason).inc()
+            raise
+        self.metrics.received_requests.labels(signal=signal.name.lower(), transport=transport).inc()
+        self.metrics.received_items.labels(signal=signal.name.lower()).inc(items)
+        self.metrics.received_bytes.labels(signal=signal.name.lower()).inc(len(payload))
+        return items
+
+    def _validate(self, signal: Signal, payload: bytes) -> int:
+        limit = self.limits.max_request_bytes
+        if len(payload) > limit:
+            raise IngestError("RESOURCE_EXHAUSTED", "too_large",
+                              f"request of {len(payload)} bytes is over the limit of {limit} bytes: send smaller batches "
+                              f"(e.g. the SDK's max_export_batch_size) or raise max_request_bytes")
+        try:
+            request = signal.request_type.FromString(payload)
+        except DecodeError as exc:
+            raise IngestError("INVALID_ARGUMENT", "malformed",
+                              f"malformed {signal.request_type.DESCRIPTOR.name}: not a valid protobuf message ({exc})") from None
+        return count_items(signal, request)
