@@ -1,0 +1,437 @@
+"""A realistic, deterministic APM data set: traces across services, databases, external APIs and a
+queue, host metrics and logs — as real OTLP requests.
+
+The same seed gives the same data, so tests compute the expected answers from :class:`Span`
+records (``tests/query/expected.py``) and compare every view with them; ``stackeye demo-data``
+loads it into a running stackeye or a data directory. Usage::
+
+    spec = DemoSpec(spans=100_000)
+    for signal, request in generate(spec): storage.insert_otlp(signal, [request.SerializeToString()], token)
+
+Topology: each trace enters at an edge service (SERVER span on a route), which queries its
+database, may call an external API (``server.address``/``server.port``, or the older
+``net.peer.name``/``net.peer.port`` on every other call) and a downstream service (CLIENT span →
+SERVER span), two levels deep. ``checkout``-like services publish to a queue (PRODUCER →
+CONSUMER). A batch service has only root INTERNAL spans. About 1 in ``error_every`` requests to a
+downstream service fails with an exception event, and the failure propagates to its callers.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import random
+from typing import Iterator
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from stackeye.collector.signals import Signal
+
+SERVER, CLIENT, PRODUCER, CONSUMER, INTERNAL = 2, 3, 4, 5, 1
+UNSET, OK, ERROR = 0, 1, 2
+NAMES = ["frontend", "checkout", "payments", "inventory", "users", "shipping", "search", "catalog", "reviews", "ads"]
+EXTERNALS = ["api.stripe.com:443", "maps.googleapis.com:443", "api.sendgrid.com:443", "s3.amazonaws.com:443"]
+DB_SYSTEMS = ["postgresql", "mysql", "redis"]
+TABLES = ["orders", "users", "items", "carts", "payments", "stock", "sessions", "reviews"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoSpec:
+    spans: int = 10_000  # approximate number of spans
+    services: int = 6  # edge/backend services, plus one queue consumer and one batch service
+    routes: int = 24  # across all services
+    statements: int = 30  # distinct normalized SQL statements
+    hosts: int = 8
+    end: dt.datetime | None = None  # data ends here (default: now, rounded down to the minute)
+    hours: float = 2.0  # and spans this long
+    seed: int = 42
+    error_every: int = 17  # about one request in N to a backend service fails
+    batch_size: int = 2000  # spans per OTLP request
+    metrics_every_s: int = 60  # host metrics interval
+    logs: bool = True
+
+    def __post_init__(self):
+        for name in ("spans", "services", "routes", "statements", "hosts", "batch_size", "error_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.services < 2:
+            raise ValueError("services must be at least 2 (an edge and a backend)")
+
+    @property
+    def end_time(self) -> dt.datetime:
+        end = self.end or dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+        return end.astimezone(dt.timezone.utc)
+
+    @property
+    def start_time(self) -> dt.datetime:
+        return self.end_time - dt.timedelta(hours=self.hours)
+
+
+@dataclasses.dataclass
+class Span:
+    trace_id: bytes
+    span_id: bytes
+    parent_id: bytes
+    service: str
+    host: str
+    name: str
+    kind: int
+    start_ns: int
+    dur_ns: int
+    status: int = UNSET
+    status_message: str = ""
+    attrs: dict = dataclasses.field(default_factory=dict)
+    events: list = dataclasses.field(default_factory=list)  # (name, time_ns, attrs)
+
+
+@dataclasses.dataclass
+class Log:
+    time_ns: int
+    service: str
+    host: str
+    severity_number: int
+    severity_text: str
+    body: str
+    trace_id: bytes
+    span_id: bytes
+
+
+@dataclasses.dataclass
+class HostSample:
+    time_ns: int
+    host: str
+    cpu_idle: float
+    mem_free: float
+
+
+class Topology:
+    """Services, their routes, statements, hosts, downstreams — fixed by the spec and seed."""
+
+    def __init__(self, spec: DemoSpec):
+        r = random.Random(spec.seed)
+        n = spec.services
+        self.services = [NAMES[i] if i < len(NAMES) else f"svc-{i:03d}" for i in range(n)]
+        self.consumer = "fulfillment"
+        self.batch = "reporting"
+        self.hosts = [f"host-{i:03d}" for i in range(spec.hosts)]
+        everyone = self.services + [self.consumer, self.batch]
+        self.service_hosts = {s: [self.hosts[(i * 2 + k) % len(self.hosts)] for k in range(1 + (i % 2))]
+                              for i, s in enumerate(everyone)}
+        self.edges = self.services[: max(1, n // 3)]
+        self.backends = self.services[len(self.edges):]
+        self.routes = {s: [] for s in self.services}
+        for i in range(spec.routes):
+            s = self.services[i % n]
+            method = "GET" if i % 3 else "POST"
+            self.routes[s].append((method, f"/api/{s}/r{i}" + ("/{id}" if i % 4 == 1 else "")))
+        self.statements = {s: [] for s in everyone}
+        for i in range(spec.statements):
+            s = everyone[i % len(everyone)]
+            system = DB_SYSTEMS[i % len(DB_SYSTEMS)]
+            table = TABLES[i % len(TABLES)]
+            text = (f"GET {table}:{{}}" if system == "redis"
+                    else f"SELECT id, total FROM {table} WHERE id = {{}} AND shard = {i}")
+            self.statements[s].append((system, text))
+        self.downstream = {s: self.backends[(i + 1) % len(self.backends)] for i, s in enumerate(self.services)}
+        for s in self.backends[-1:]:
+            self.downstream[s] = None  # the deepest backend calls no one
+        self.externals = {s: (EXTERNALS[i % len(EXTERNALS)] if i % 2 == 0 else None)
+                          for i, s in enumerate(self.services)}
+        self.producer = self.backends[0]
+        self.latency_ms = {s: 5 + r.randrange(40) for s in everyone}
+
+
+def _id(rng: random.Random, n: int) -> bytes:
+    return rng.getrandbits(n * 8).to_bytes(n, "big")
+
+
+class _TraceBuilder:
+    def __init__(self, spec: DemoSpec, topo: Topology, rng: random.Random):
+        self.spec, self.topo, self.rng = spec, topo, rng
+        self.counter = 0
+
+    def _span(self, trace_id, parent, service, name, kind, start, attrs=None) -> Span:
+        hosts = self.topo.service_hosts[service]
+        host = hosts[self.rng.randrange(len(hosts))]
+        return Span(trace_id, _id(self.rng, 8), parent, service, host, name, kind, start, 0, attrs=attrs or {})
+
+    def _db(self, out, trace_id, parent: Span, start) -> int:
+        stmts = self.topo.statements[parent.service]
+        if not stmts:
+            return start
+        for _ in range(1 + self.rng.randrange(2)):
+            system, text = stmts[self.rng.randrange(len(stmts))]
+            stmt = text.format(self.rng.randrange(1, 10_000))
+            key = "db.query.text" if self.rng.random() < 0.5 else "db.statement"
+            s = self._span(trace_id, parent.span_id, parent.service, stmt.split()[0] + " " + system, CLIENT, start,
+                           {"db.system": system, key: stmt, "db.response.returned_rows": self.rng.randrange(0, 50)})
+            s.host = parent.host
+            s.dur_ns = (200 + self.rng.randrange(20_000)) * 1000  # 0.2–20 ms
+            out.append(s)
+            start += s.dur_ns + 50_000
+        return start
+
+    def _server(self, out, trace_id, parent_id, service, start, kind=SERVER, depth=0) -> Span:
+        routes = self.topo.routes.get(service) or [("GET", "/")]
+        method, route = routes[self.rng.randrange(len(routes))]
+        attrs = {"http.request.method": method, "http.route": route, "server.address": service, "server.port": 8080}
+        name = f"{method} {route}"
+        if kind == CONSUMER:
+            attrs, name = {"messaging.system": "kafka", "messaging.destination.name": "orders"}, "orders process"
+        span = self._span(trace_id, parent_id, service, name, kind, start, attrs)
+        out.append(span)
+        cursor = start + 100_000
+        cursor = self._db(out, trace_id, span, cursor)
+        failed = False
+        ext = self.topo.externals.get(service)
+        if ext and kind == SERVER and self.rng.random() < 0.5:
+            host, port = ext.split(":")
+            old = self.counter % 2 == 0
+            self.counter += 1
+            attrs = ({"net.peer.name": host, "net.peer.port": port} if old
+                     else {"server.address": host, "server.port": port})
+            attrs["http.request.method"] = "POST"
+            c = self._span(trace_id, span.span_id, service, "POST", CLIENT, cursor, attrs)
+            c.host = span.host
+            c.dur_ns = (20 + self.rng.randrange(300)) * 1_000_000
+            out.append(c)
+            cursor += c.dur_ns
+        down = self.topo.downstream.get(service)
+        if down and depth < 2:
+            c = self._span(trace_id, span.span_id, service, "GET", CLIENT, cursor,
+                           {"server.address": down, "server.port": 8080, "http.request.method": "GET"})
+            c.host = span.host
+            out.append(c)
+            child = self._server(out, trace_id, c.span_id, down, cursor + 500_000, depth=depth + 1)
+            c.dur_ns = child.dur_ns + 1_000_000
+            if child.status == ERROR:
+                c.status = ERROR
+                failed = True
+            cursor += c.dur_ns
+        elif kind == SERVER and depth > 0 and self.rng.randrange(self.spec.error_every) == 0:
+            failed = True
+            order = self.rng.randrange(1000, 99999)
+            span.events.append(("exception", cursor, {
+                "exception.type": "PaymentDeclined" if service == self.topo.producer else "TimeoutError",
+                "exception.message": f"order {order} failed after {self.rng.randrange(2, 9)} attempts",
+                "exception.stacktrace": "Traceback (most recent call last):\n  ...",
+            }))
+        if service == self.topo.producer and kind == SERVER and not failed:
+            p = self._span(trace_id, span.span_id, service, "orders publish", PRODUCER, cursor,
+                           {"messaging.system": "kafka", "messaging.destination.name": "orders",
+                            "server.address": "kafka", "server.port": 9092})
+            p.host, p.dur_ns = span.host, 2_000_000
+            out.append(p)
+            self._server(out, trace_id, p.span_id, self.topo.consumer, cursor + 3_000_000, CONSUMER, depth + 1)
+            cursor += p.dur_ns
+        self_ms = self.topo.latency_ms[service]
+        cursor += (self_ms * 1000 + self.rng.randrange(self_ms * 1000)) * 1000
+        span.dur_ns = cursor - start
+        if failed:
+            span.status, span.status_message = ERROR, "request failed"
+            span.attrs["http.response.status_code"] = 500
+        else:
+            span.attrs["http.response.status_code"] = 200
+        if kind == SERVER and depth == 0 and span.dur_ns > 400_000_000:
+            span.events.append(("stackeye.callstack", start + span.dur_ns, {
+                "stackeye.callstack.frames": _callstack(span),
+            }))
+        return span
+
+    def trace(self, start: int) -> list[Span]:
+        out: list[Span] = []
+        trace_id = _id(self.rng, 16)
+        if self.rng.randrange(40) == 0:  # the batch job: root INTERNAL spans only
+            root = self._span(trace_id, b"", self.topo.batch, "nightly-report", INTERNAL, start)
+            out.append(root)
+            end = self._db(out, trace_id, root, start + 1_000_000)
+            root.dur_ns = end - start + 5_000_000
+            return out
+        edges = self.topo.edges
+        self._server(out, trace_id, b"", edges[self.rng.randrange(len(edges))], start)
+        return out
+
+
+def _callstack(span: Span) -> str:
+    import json
+
+    total = span.dur_ns / 1e6
+    return json.dumps([
+        {"signature": f"{span.service}.handlers:{span.name.split()[-1]}", "depth": 0, "self_ms": round(total * 0.1, 3),
+         "total_ms": round(total, 3), "calls": 1},
+        {"signature": "app.services:compute_total", "depth": 1, "self_ms": round(total * 0.6, 3),
+         "total_ms": round(total * 0.6, 3), "calls": 2},
+        {"signature": "SELECT id, total FROM orders WHERE id = ?", "depth": 1, "self_ms": round(total * 0.3, 3),
+         "total_ms": round(total * 0.3, 3), "calls": 3},
+    ])
+
+
+def spans(spec: DemoSpec) -> Iterator[list[Span]]:
+    """Traces in time order, until about ``spec.spans`` spans."""
+    topo = Topology(spec)
+    rng = random.Random(spec.seed)
+    builder = _TraceBuilder(spec, topo, rng)
+    start_ns = int(spec.start_time.timestamp()) * 1_000_000_000
+    span_ns = int(spec.hours * 3600 * 1e9)
+    probe = _TraceBuilder(spec, topo, random.Random(spec.seed + 7))
+    per_trace = sum(len(probe.trace(0)) for _ in range(200)) / 200
+    est_traces = max(1, int(spec.spans / per_trace))
+    step = span_ns // est_traces
+    made, i = 0, 0
+    while made < spec.spans:
+        t = start_ns + min(i * step + rng.randrange(max(1, step)), span_ns - 2_000_000_000)
+        trace = builder.trace(t)
+        made += len(trace)
+        i += 1
+        yield trace
+
+
+def logs_for(trace: list[Span]) -> list[Log]:
+    out = []
+    for s in trace:
+        if s.kind not in (SERVER, CONSUMER):
+            continue
+        if s.status == ERROR:
+            out.append(Log(s.start_ns + s.dur_ns, s.service, s.host, 17, "ERROR",
+                           f"request {s.name} failed: timeout talking to {s.attrs.get('server.address', 'peer')}",
+                           s.trace_id, s.span_id))
+        else:
+            out.append(Log(s.start_ns + s.dur_ns, s.service, s.host, 9, "INFO",
+                           f"handled {s.name} in {s.dur_ns // 1_000_000} ms", s.trace_id, s.span_id))
+    return out
+
+
+def host_samples(spec: DemoSpec) -> list[HostSample]:
+    topo = Topology(spec)
+    rng = random.Random(spec.seed + 1)
+    start = int(spec.start_time.timestamp())
+    out = []
+    for t in range(start, start + int(spec.hours * 3600), spec.metrics_every_s):
+        for h in topo.hosts:
+            out.append(HostSample(t * 1_000_000_000, h, round(0.2 + 0.7 * rng.random(), 4), round(0.1 + 0.8 * rng.random(), 4)))
+    return out
+
+
+# -- OTLP ------------------------------------------------------------------------------------
+def _kv(key: str, value) -> KeyValue:
+    if isinstance(value, bool):
+        return KeyValue(key=key, value=AnyValue(bool_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    if isinstance(value, float):
+        return KeyValue(key=key, value=AnyValue(double_value=value))
+    return KeyValue(key=key, value=AnyValue(string_value=str(value)))
+
+
+def _resource(res, service: str, host: str) -> None:
+    res.attributes.extend([_kv("service.name", service), _kv("host.name", host),
+                           _kv("service.instance.id", f"{service}@{host}")])
+
+
+def trace_request(batch: list[Span]) -> ExportTraceServiceRequest:
+    req = ExportTraceServiceRequest()
+    groups: dict[tuple[str, str], list[Span]] = {}
+    for s in batch:
+        groups.setdefault((s.service, s.host), []).append(s)
+    for (service, host), group in groups.items():
+        rs = req.resource_spans.add()
+        _resource(rs.resource, service, host)
+        ss = rs.scope_spans.add()
+        ss.scope.name = "stackeye.demo"
+        for s in group:
+            p = ss.spans.add(trace_id=s.trace_id, span_id=s.span_id, parent_span_id=s.parent_id, name=s.name,
+                             kind=s.kind, start_time_unix_nano=s.start_ns, end_time_unix_nano=s.start_ns + s.dur_ns)
+            p.attributes.extend([_kv(k, v) for k, v in s.attrs.items()])
+            for name, t, attrs in s.events:
+                p.events.add(name=name, time_unix_nano=t, attributes=[_kv(k, v) for k, v in attrs.items()])
+            if s.status:
+                p.status.code = s.status
+                p.status.message = s.status_message
+    return req
+
+
+def log_request(batch: list[Log]) -> ExportLogsServiceRequest:
+    req = ExportLogsServiceRequest()
+    groups: dict[tuple[str, str], list[Log]] = {}
+    for r in batch:
+        groups.setdefault((r.service, r.host), []).append(r)
+    for (service, host), group in groups.items():
+        rl = req.resource_logs.add()
+        _resource(rl.resource, service, host)
+        sl = rl.scope_logs.add()
+        for r in group:
+            sl.log_records.add(time_unix_nano=r.time_ns, severity_number=r.severity_number,
+                               severity_text=r.severity_text, body=AnyValue(string_value=r.body),
+                               trace_id=r.trace_id, span_id=r.span_id)
+    return req
+
+
+def metric_request(samples: list[HostSample]) -> ExportMetricsServiceRequest:
+    req = ExportMetricsServiceRequest()
+    by_host: dict[str, list[HostSample]] = {}
+    for s in samples:
+        by_host.setdefault(s.host, []).append(s)
+    for host, group in by_host.items():
+        rm = req.resource_metrics.add()
+        rm.resource.attributes.extend([_kv("host.name", host), _kv("service.name", "stackeye-agent")])
+        sm = rm.scope_metrics.add()
+        cpu = sm.metrics.add(name="system.cpu.utilization", unit="1")
+        mem = sm.metrics.add(name="system.memory.utilization", unit="1")
+        for s in group:
+            for state, v in (("idle", s.cpu_idle), ("user", round(1 - s.cpu_idle, 4))):
+                cpu.gauge.data_points.add(time_unix_nano=s.time_ns, as_double=v, attributes=[_kv("state", state)])
+            for state, v in (("free", s.mem_free), ("used", round(1 - s.mem_free, 4))):
+                mem.gauge.data_points.add(time_unix_nano=s.time_ns, as_double=v, attributes=[_kv("state", state)])
+    return req
+
+
+def generate(spec: DemoSpec, keep: list | None = None) -> Iterator[tuple[Signal, object]]:
+    """OTLP requests of every signal; when ``keep`` is a list, the Span, Log and HostSample records
+    are appended to it too (the tests' ground truth)."""
+    batch: list[Span] = []
+    logs: list[Log] = []
+    for trace in spans(spec):
+        batch.extend(trace)
+        if spec.logs:
+            logs.extend(logs_for(trace))
+        if len(batch) >= spec.batch_size:
+            if keep is not None:
+                keep.extend(batch)
+                keep.extend(logs)
+            yield Signal.TRACES, trace_request(batch)
+            if logs:
+                yield Signal.LOGS, log_request(logs)
+            batch, logs = [], []
+    if batch:
+        if keep is not None:
+            keep.extend(batch)
+            keep.extend(logs)
+        yield Signal.TRACES, trace_request(batch)
+        if logs:
+            yield Signal.LOGS, log_request(logs)
+    samples = host_samples(spec)
+    if keep is not None:
+        keep.extend(samples)
+    for i in range(0, len(samples), 5000):
+        yield Signal.METRICS, metric_request(samples[i:i + 5000])
+
+
+def token(spec: DemoSpec, n: int) -> str:
+    """A deduplication token per request: loading the same spec twice writes nothing twice."""
+    key = f"{dataclasses.astuple(spec)}:{spec.end_time.isoformat()}:{n}"
+    return "demo-" + hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def load(storage, spec: DemoSpec, keep: list | None = None, progress=None) -> int:
+    """Insert the data set into a storage (``insert_otlp``); returns the number of spans written."""
+    n_spans = 0
+    for n, (signal, req) in enumerate(generate(spec, keep)):
+        storage.insert_otlp(signal, [req.SerializeToString()], token(spec, n))
+        if signal is Signal.TRACES:
+            n_spans += sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+            if progress:
+                progress(n_spans)
+    return n_spans

@@ -1,0 +1,49 @@
+"""Pieces several views share: duration columns from merged states, entry-span selection, paging."""
+from __future__ import annotations
+
+from stackeye.query.views import sql as q
+from stackeye.query.views.params import Param, Params
+
+APDEX_T = Param(
+    "apdex_t_ms", "choice", "500", "Apdex threshold T in ms (satisfied ≤ T, tolerating ≤ 4T)",
+    choices=("25", "50", "100", "200", "250", "500", "1000", "2000"),
+)
+
+
+def duration_columns(prefix: str = "") -> list[str]:
+    """avg/p50/p95/p99/max in ms from ``calls``, ``duration_sum``, ``duration_max``, ``duration_q`` states."""
+    return [
+        f"quantilesMerge(0.5, 0.95, 0.99)(DurationQ) AS {prefix}_q",
+        f"{q.ms(f'sumMerge(DurationSum) / greatest(countMerge(Calls), 1)')} AS avg_ms",
+        f"{q.ms(f'{prefix}_q[1]')} AS p50_ms",
+        f"{q.ms(f'{prefix}_q[2]')} AS p95_ms",
+        f"{q.ms(f'{prefix}_q[3]')} AS p99_ms",
+        f"{q.ms('maxMerge(DurationMax)')} AS max_ms",
+    ]
+
+
+def entries(states_sql: str) -> str:
+    """Entry spans only: SERVER/CONSUMER spans (EntryClass 1), or the root spans (EntryClass 2) of a
+    service that has no SERVER/CONSUMER span in the window."""
+    return (
+        "SELECT * FROM (SELECT *, min(EntryClass) OVER (PARTITION BY ServiceName) AS svc_class "
+        f"FROM ({states_sql}) WHERE EntryClass IN (1, 2)) WHERE EntryClass = svc_class"
+    )
+
+
+def apdex(params: Params) -> str:
+    """Apdex from the ``apdex_le`` counts: (satisfied + tolerating / 2) / calls."""
+    t = int(params["apdex_t_ms"])
+    i, j = q.APDEX_LADDER_MS.index(t) + 1, q.APDEX_LADDER_MS.index(4 * t) + 1
+    return ("round(if(countMerge(Calls) = 0, 1, "
+            f"(sumForEachMerge(ApdexLe)[{i}] + sumForEachMerge(ApdexLe)[{j}]) / 2 / countMerge(Calls)), 4)")
+
+
+def page(params: Params, order: dict[str, str], tiebreak: str) -> str:
+    """ORDER BY the chosen sort (descending), then ``tiebreak``; LIMIT/OFFSET."""
+    return (f"ORDER BY {order[params['sort']]} DESC, {tiebreak}\n"
+            f"LIMIT {int(params['limit'])} OFFSET {int(params['offset'])}")
+
+
+def eq(column: str, value: str | None) -> str:
+    return f"{column} = {q.lit(value)}" if value else ""

@@ -1,0 +1,100 @@
+"""SQL building blocks shared by the views: quoted literals and the span classifications.
+
+Every value that comes from a user goes through :func:`lit` (a ClickHouse string literal with
+backslash and quote escaped) or is a validated number, so no parameter can change a query's shape.
+Both spellings of kinds and statuses are accepted: ``Server``/``Error`` (current exporters) and
+``SPAN_KIND_SERVER``/``STATUS_CODE_ERROR`` (older ones).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from stackeye.query.views.params import Window
+
+
+def lit(value: str) -> str:
+    """A ClickHouse string literal."""
+    s = str(value).replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\0")
+    return f"'{s}'"
+
+
+def ts(value: dt.datetime) -> str:
+    """A DateTime64(9) literal in UTC."""
+    utc = value.astimezone(dt.timezone.utc)
+    return f"toDateTime64('{utc.strftime('%Y-%m-%d %H:%M:%S.%f')}', 9, 'UTC')"
+
+
+def in_window(column: str, window: Window) -> str:
+    return f"{column} >= {ts(window.start)} AND {column} < {ts(window.end)}"
+
+
+def kinds(*names: str) -> str:
+    """``SpanKind IN (...)`` for both spellings of each kind."""
+    vals = []
+    for n in names:
+        vals += [lit(n), lit("SPAN_KIND_" + n.upper())]
+    return f"SpanKind IN ({', '.join(vals)})"
+
+
+IS_ERROR = "StatusCode IN ('Error', 'STATUS_CODE_ERROR')"
+ENTRY_KIND = kinds("Server", "Consumer")
+OUTBOUND_KIND = kinds("Client", "Producer")
+IS_ROOT = "ParentSpanId = ''"
+HOST_NAME = "ResourceAttributes['host.name']"
+DB_SYSTEM = "SpanAttributes['db.system']"
+
+# route: the HTTP route template with its method when recorded, else the span name.
+ROUTE = (
+    "if(SpanAttributes['http.route'] != '', "
+    "trim(BOTH ' ' FROM concat(SpanAttributes['http.request.method'], SpanAttributes['http.method'], ' ', "
+    "SpanAttributes['http.route'])), SpanName)"
+)
+
+# peer: server.address:server.port (current conventions), else net.peer.name:net.peer.port.
+PEER = (
+    "multiIf(SpanAttributes['server.address'] != '', "
+    "concat(SpanAttributes['server.address'], if(SpanAttributes['server.port'] != '', "
+    "concat(':', SpanAttributes['server.port']), '')), "
+    "SpanAttributes['net.peer.name'] != '', "
+    "concat(SpanAttributes['net.peer.name'], if(SpanAttributes['net.peer.port'] != '', "
+    "concat(':', SpanAttributes['net.peer.port']), '')), "
+    "'')"
+)
+
+# the statement, normalized: literals replaced by ?, lists collapsed (instrumentation may have done it).
+STATEMENT = (
+    "normalizeQuery(if(SpanAttributes['db.query.text'] != '', SpanAttributes['db.query.text'], "
+    "if(SpanAttributes['db.statement'] != '', SpanAttributes['db.statement'], SpanName)))"
+)
+
+# rows returned or affected, when the instrumentation recorded them.
+DB_ROWS = (
+    "toUInt64OrZero(if(SpanAttributes['db.response.returned_rows'] != '', "
+    "SpanAttributes['db.response.returned_rows'], SpanAttributes['db.rows_affected']))"
+)
+
+# Apdex thresholds (ms) whose "satisfied" counts the rollups keep; T is served from them when T
+# and 4T are both here, from raw spans otherwise.
+APDEX_LADDER_MS = (25, 50, 100, 200, 250, 400, 500, 800, 1000, 2000, 4000, 8000)
+APDEX_COUNTS = (
+    "arrayMap(t -> toUInt64(Duration <= t * 1000000), "
+    f"[{', '.join(str(t) for t in APDEX_LADDER_MS)}])"
+)
+
+
+def ms(expr: str) -> str:
+    """Nanoseconds → milliseconds, rounded to microseconds."""
+    return f"round(({expr}) / 1e6, 3)"
+
+
+def pct(part: str, whole: str) -> str:
+    return f"round(if(({whole}) = 0, 0, 100 * ({part}) / ({whole})), 3)"
+
+
+def frac(part: str, whole: str) -> str:
+    return f"round(if(({whole}) = 0, 0, ({part}) / ({whole})), 6)"
+
+
+def and_all(*conds: str) -> str:
+    parts = [c for c in conds if c]
+    return " AND ".join(f"({c})" for c in parts) if parts else "1"
