@@ -48,7 +48,10 @@ class OtlpGrpcServer:
                 (grpc.method_handlers_generic_handler(signal.grpc_service, {"Export": _handler(receiver, signal)}),)
             )
         self.address = address
-        self.port = self.server.add_insecure_port(address)
+        try:
+            self.port = self.server.add_insecure_port(address)
+        except RuntimeError:
+            self.port = 0
         if self.port == 0:
             raise OSError(f"cannot listen for OTLP/gRPC on {address}: the address is in use or invalid (--otlp-grpc)")
 

@@ -73,22 +73,19 @@ class ChdbStorage:
         for setting in (
             "output_format_json_quote_64bit_integers = 0",
             "output_format_json_quote_64bit_floats = 0",
-            "output_format_json_quote_denormals = 1",
             f"max_result_rows = {int(self.limits.max_result_rows)}",
             "result_overflow_mode = 'throw'",
             f"max_execution_time = {int(self.limits.max_execution_time)}",
             "readonly = 1",  # last: from here on this connection can neither write nor change settings
         ):
             self._exec(self._rconn, "SET " + setting)
-        self._wconn_cursor = self._wconn.cursor()
 
     # -- plumbing ------------------------------------------------------------------------------
     @staticmethod
-    def _exec(conn, sql: str):
-        cur = conn.cursor()
+    def _exec(conn, sql: str, fmt: str = "CSV"):
+        # conn.query, not a DB-API cursor: chDB's cursor changes the session's JSON output settings
         try:
-            cur.execute(sql)
-            return cur
+            return conn.query(sql, fmt)
         except Exception as exc:
             msg = _clean(str(exc))
             raise StorageError(msg, retryable=_error_code(msg) in _RETRYABLE, code=_error_code(msg)) from None
@@ -102,8 +99,8 @@ class ChdbStorage:
     def migrate(self) -> list[str]:
         def applied():
             with self._wlock:
-                cur = self._exec(self._wconn, f"SELECT version FROM {MIGRATIONS_TABLE}")
-                return [row[0] for row in cur.fetchall()]
+                out = self._exec(self._wconn, f"SELECT version FROM {MIGRATIONS_TABLE}").bytes()
+                return [int(line) for line in out.split()]
 
         return apply_migrations(self.execute, applied, self.schema, progress=log.info)
 

@@ -62,7 +62,14 @@ class Writer:
         cfg = self.config
         while True:
             wait = 0.0 if self._stop.is_set() else cfg.batch_max_wait_s
-            batch = self.queue.read(cfg.batch_max_records, cfg.batch_max_bytes, wait)
+            try:
+                batch = self.queue.read(cfg.batch_max_records, cfg.batch_max_bytes, wait)
+            except Exception as exc:  # e.g. the queue's disk: keep the loop alive, say why
+                self.last_error = f"cannot read the queue: {exc}"
+                log.exception("cannot read the queue; retrying in 1s")
+                if self._stop.wait(1.0) and not self._draining:
+                    return
+                continue
             if batch is None:
                 if self._stop.is_set():
                     return
