@@ -1,0 +1,186 @@
+"""The configured OpenTelemetry SDK: resource, providers, processors, exporters, exit and fork.
+
+The order lives here and nowhere else::
+
+    spans:   CallstackProcessor -> BatchSpanProcessor -> SafeSpanExporter(Enricher) -> OTLPSpanExporter
+    metrics: PeriodicExportingMetricReader -> SafeMetricExporter -> OTLPMetricExporter
+    logs:    logging handler -> BatchLogRecordProcessor -> SafeLogExporter -> OTLPLogExporter
+
+>>> p = build(Config.from_env({}, service_name="doc", metrics=False, logs=False, endpoint="127.0.0.1:9"))
+>>> p.resource.attributes["service.name"], p.tracer_provider is not None
+('doc', True)
+>>> p.shutdown(timeout_s=0.5)
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import OTELResourceDetector, ProcessResourceDetector, Resource, get_aggregated_resources
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
+
+from .callstack import CallstackProcessor
+from .config import Config
+from .enrich import Enricher
+from .exporters import SafeLogExporter, SafeMetricExporter, SafeSpanExporter
+from .stats import DropCountingMetrics
+
+DISTRO_NAME = "stackeye"
+DISTRO_VERSION = "0.1.0"
+_QUIET_LOGGERS = ("opentelemetry.exporter.otlp.proto.grpc.exporter", "opentelemetry.sdk._shared_internal")
+
+
+def build_resource(cfg: Config) -> Resource:
+    """service.*, deployment.environment, host, process, telemetry.sdk/distro; OTEL_* detectors merged."""
+    attrs = {"service.name": cfg.service_name, "telemetry.distro.name": DISTRO_NAME,
+             "telemetry.distro.version": DISTRO_VERSION, "host.name": socket.gethostname(),
+             "host.arch": os.uname().machine if hasattr(os, "uname") else ""}
+    if cfg.service_version:
+        attrs["service.version"] = cfg.service_version
+    if cfg.environment:
+        attrs["deployment.environment"] = cfg.environment
+        attrs["deployment.environment.name"] = cfg.environment
+    detected = get_aggregated_resources([OTELResourceDetector(), ProcessResourceDetector()], timeout=2)
+    return Resource.create({}).merge(detected).merge(Resource(attrs))
+
+
+class _OncePerMinute(logging.Filter):
+    """The stock exporter logs every failed batch; keep one line per message per minute."""
+
+    def __init__(self):
+        super().__init__()
+        self._seen: dict = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, str(record.msg)[:60])
+        now = time.monotonic()
+        if now - self._seen.get(key, -1e9) < 60:
+            return False
+        self._seen[key] = now
+        return True
+
+
+class Pipeline:
+    """The providers built by :func:`build`; :meth:`shutdown` flushes within a hard deadline."""
+
+    def __init__(self, cfg: Config, resource: Resource):
+        self.cfg = cfg
+        self.resource = resource
+        self.tracer_provider: TracerProvider | None = None
+        self.meter_provider: MeterProvider | None = None
+        self.logger_provider: LoggerProvider | None = None
+        self.callstacks: CallstackProcessor | None = None
+        self.exporters: list = []
+        self._done = False
+
+    def shutdown(self, timeout_s: float | None = None) -> None:
+        """Flush and stop everything; returns within ``timeout_s`` (default ``exit_timeout_s``).
+
+        Exporters get the deadline first (no retries, short per-call timeouts, late batches dropped
+        and counted); the providers are then shut down in a helper thread that we wait for at most
+        until the deadline, so even a black-holed agent cannot hold the process.
+        """
+        if self._done:
+            return
+        self._done = True
+        budget = self.cfg.exit_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + budget
+        for exp in self.exporters:
+            exp.begin_shutdown(deadline)
+        if self.callstacks is not None:
+            self.callstacks.shutdown()
+        worker = threading.Thread(target=self._shutdown_providers, args=(deadline,),
+                                  name="stackeye-shutdown", daemon=True)
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()) + 0.05)
+
+    def _shutdown_providers(self, deadline: float) -> None:
+        for provider in (self.tracer_provider, self.logger_provider, self.meter_provider):
+            if provider is None:
+                continue
+            try:
+                if isinstance(provider, MeterProvider):
+                    provider.shutdown(timeout_millis=max(50.0, (deadline - time.monotonic()) * 1000))
+                else:
+                    provider.shutdown()
+            except Exception:
+                pass
+
+
+def _exporter_factories(cfg: Config):
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    kw = dict(endpoint=cfg.grpc_target, insecure=cfg.insecure, timeout=cfg.export_timeout_s)
+    return (lambda: OTLPSpanExporter(**kw)), (lambda: OTLPMetricExporter(**kw)), (lambda: OTLPLogExporter(**kw))
+
+
+def _count_drops(processor, signal: str) -> None:
+    inner = getattr(processor, "_batch_processor", None)
+    if inner is not None and hasattr(inner, "_metrics"):
+        inner._metrics = DropCountingMetrics(signal)
+
+
+def build(cfg: Config) -> Pipeline:
+    """Create (but do not install globally) the providers ``cfg`` asks for."""
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", cfg.semconv_opt_in)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).addFilter(_OncePerMinute())
+    pipe = Pipeline(cfg, build_resource(cfg))
+    spans, metrics, logs = _exporter_factories(cfg)
+    if cfg.traces:
+        tp = TracerProvider(resource=pipe.resource, sampler=ParentBasedTraceIdRatio(cfg.sample_ratio),
+                            shutdown_on_exit=False)
+        if cfg.callstack:
+            pipe.callstacks = CallstackProcessor(cfg.callstack_threshold_ms, cfg.callstack_interval_ms)
+            tp.add_span_processor(pipe.callstacks)
+        exporter = SafeSpanExporter(spans, Enricher(pipe.callstacks))
+        bsp = BatchSpanProcessor(exporter, max_queue_size=cfg.max_queue_size,
+                                 schedule_delay_millis=cfg.schedule_delay_ms,
+                                 max_export_batch_size=min(cfg.max_export_batch, cfg.max_queue_size))
+        _count_drops(bsp, "spans")
+        tp.add_span_processor(bsp)
+        pipe.tracer_provider = tp
+        pipe.exporters.append(exporter)
+    if cfg.metrics:
+        exporter = SafeMetricExporter(metrics)
+        reader = PeriodicExportingMetricReader(exporter, export_interval_millis=cfg.metric_interval_ms)
+        pipe.meter_provider = MeterProvider(resource=pipe.resource, metric_readers=[reader], shutdown_on_exit=False)
+        pipe.exporters.append(exporter)
+    if cfg.logs:
+        exporter = SafeLogExporter(logs)
+        lp = LoggerProvider(resource=pipe.resource, shutdown_on_exit=False)
+        blp = BatchLogRecordProcessor(exporter, max_queue_size=cfg.max_queue_size,
+                                      schedule_delay_millis=cfg.schedule_delay_ms,
+                                      max_export_batch_size=min(cfg.max_export_batch, cfg.max_queue_size))
+        _count_drops(blp, "logs")
+        lp.add_log_record_processor(blp)
+        pipe.logger_provider = lp
+        pipe.exporters.append(exporter)
+    return pipe
+
+
+def refresh_process_attributes(resource: Resource) -> None:
+    """After ``fork()``: the child's pid/ppid in the (shared, otherwise immutable) resource.
+
+    Every tracer, meter and logger holds this one Resource object, so updating it in place is
+    what makes a pre-fork worker's telemetry say which worker it came from.
+    """
+    try:
+        inner = resource._attributes  # BoundedAttributes
+        store = getattr(inner, "_dict", None)
+        if store is not None and "process.pid" in store:
+            store["process.pid"] = os.getpid()
+            store["process.parent_pid"] = os.getppid()
+    except Exception:
+        pass
