@@ -33,7 +33,7 @@ ROUTE = Param("route", help="only this route")
 def build(p: Params, use_rollups: bool) -> str:
     where = q.and_all(common.eq("ServiceName", p["service"]))
     states = rollups.states(rollups.RED, p.window, where if p["service"] else "", use_rollups)
-    route = f"WHERE Route = {q.lit(p['route'])}" if p["route"] else ""
+    route = f"WHERE route = {q.lit(p['route'])}" if p["route"] else ""
     return f"""
 SELECT *
 FROM (

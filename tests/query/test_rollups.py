@@ -1,0 +1,66 @@
+"""The rollups (materialized views) and raw spans give the same answers, and the migrations are
+exactly what rollups.py generates."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+
+from support.query_expected import END, FROM, TO
+from stackeye.query.views import registry, rollups
+from stackeye.query.views.params import Window
+
+ROLLUP_VIEWS = [v.name for v in registry.all_views() if v.uses_rollups]
+WINDOWS = {
+    "whole": (FROM, TO),
+    "ragged": (FROM + dt.timedelta(minutes=7, seconds=13.5), END - dt.timedelta(minutes=3, seconds=41)),
+    "hours": (FROM, END),
+    "sub_minute": (FROM + dt.timedelta(minutes=30, seconds=5), FROM + dt.timedelta(minutes=30, seconds=50)),
+}
+
+
+@pytest.mark.parametrize("window", sorted(WINDOWS))
+@pytest.mark.parametrize("name", ROLLUP_VIEWS)
+def test_rollups_agree_with_raw_spans(demo, name, window):
+    start, end = WINDOWS[window]
+    view = registry.get(name)
+    kw = {"from": start.isoformat(), "to": end.isoformat()}
+    if any(p.name == "limit" for p in view.params):
+        kw["limit"] = 10_000
+    fast = view.run(demo.storage, **kw)
+    raw = view.run(demo.storage, use_rollups=False, **kw)
+    assert fast.rows, "the window holds data"
+    assert fast.rows == raw.rows
+    if window != "sub_minute":
+        assert any("stackeye_" in s for s in fast.sql) and not any("stackeye_" in s for s in raw.sql)
+
+
+def test_rollup_tables_hold_fewer_rows_than_spans(demo):
+    spans = demo.storage.query("SELECT count() FROM otel_traces").rows[0][0]
+    for r in rollups.ROLLUPS:
+        n1m = demo.storage.query(f"SELECT count() FROM {r.table('1m')} FINAL").rows[0][0]
+        n1h = demo.storage.query(f"SELECT count() FROM {r.table('1h')} FINAL").rows[0][0]
+        assert 0 < n1h < n1m < spans, r.name
+
+
+def test_plan_covers_the_window_exactly_once():
+    base = dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc)
+    for a, b in [(0, 3600), (13.5, 7300.25), (59, 61), (3600, 3600 * 30 + 5), (10, 20), (0, 60), (60, 7200)]:
+        w = Window(base + dt.timedelta(seconds=a), base + dt.timedelta(seconds=b))
+        segments = rollups.plan(w)
+        assert segments[0][1].start == w.start and segments[-1][1].end == w.end
+        for (_, x), (_, y) in zip(segments, segments[1:]):
+            assert x.end == y.start
+        for grain, s in segments:
+            if grain == "1h":
+                assert s.start.minute == s.start.second == 0 and s.end.minute == 0
+            if grain == "1m":
+                assert s.start.second == s.end.second == 0 and s.start.microsecond == 0
+
+
+@pytest.mark.parametrize("rollup", rollups.ROLLUPS, ids=lambda r: r.name)
+def test_migrations_are_generated_from_rollups_py(rollup):
+    path = os.path.join(rollups.schema_dir(), rollups.migration_filename(rollup))
+    with open(path) as f:
+        assert f.read() == rollup.migration(), "run: python -m stackeye.query.views.rollups"

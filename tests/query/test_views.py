@@ -1,0 +1,226 @@
+"""Each view on the generated data set equals the answers computed in Python from the records:
+counts exact, durations and percentiles within 1 µs (below 8192 values per group ClickHouse's
+``quantile`` is exact, with linear interpolation)."""
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+import support.query_expected as E
+from support.query_expected import FROM, TO, WINDOW
+from stackeye.query import demo_data as d
+from stackeye.query.views import registry
+
+SECONDS = (TO - FROM).total_seconds()
+MS = 0.0011  # rounding of *_ms to µs, plus float noise
+
+
+def run(demo, view, **kw):
+    return registry.get(view).run(demo.storage, **WINDOW, **kw)
+
+
+def close(a, b, tol=MS):
+    return abs(float(a) - float(b)) <= tol
+
+
+@pytest.mark.parametrize("t", [100, 500])
+def test_services(demo, t):
+    want = E.services(demo.spans(), SECONDS, t)
+    got = {r.service: r for r in run(demo, "services", apdex_t_ms=t, limit=1000).rows}
+    assert set(got) == set(want)
+    assert "reporting" in got, "a service without SERVER spans is measured on its root spans"
+    assert "fulfillment" in got, "CONSUMER spans are entries"
+    for name, w in want.items():
+        g = got[name]
+        assert (g.calls, g.errors) == (w["calls"], w["errors"]), name
+        assert close(g.error_rate, w["error_rate"], 1e-6) and close(g.rate_per_s, w["rate_per_s"], 1e-6)
+        for k in ("avg_ms", "p50_ms", "p95_ms", "p99_ms"):
+            assert close(getattr(g, k), w[k]), (name, k, getattr(g, k), w[k])
+        assert close(g.apdex, w["apdex"], 1e-4), (name, g.apdex, w["apdex"])
+
+
+def test_services_known_numbers(demo):
+    """Numbers a person can check against the generator: every trace has exactly one root."""
+    spans = demo.spans()
+    roots = [s for s in spans if not s.parent_id]
+    rows = {r.service: r for r in run(demo, "services").rows}
+    edge_calls = sum(rows[s].calls for s in ("frontend", "checkout") if s in rows)
+    assert sum(r.calls for r in rows.values()) == len(E.entries(spans))
+    assert rows["reporting"].calls == sum(1 for s in roots if s.service == "reporting")
+    assert rows["reporting"].errors == 0
+    assert edge_calls >= sum(1 for s in roots if s.service in ("frontend", "checkout"))
+
+
+def test_services_sort_limit_offset(demo):
+    everything = run(demo, "services", sort="error_rate", limit=100).rows
+    rates = [r.error_rate for r in everything]
+    assert rates == sorted(rates, reverse=True)
+    page = run(demo, "services", sort="error_rate", limit=2, offset=1).rows
+    assert [r.service for r in page] == [r.service for r in everything[1:3]]
+    one = run(demo, "services", service="checkout").rows
+    assert [r.service for r in one] == ["checkout"]
+
+
+def test_transactions(demo):
+    want = E.transactions(demo.spans())
+    got = {(r.service, r.route): r for r in run(demo, "transactions", limit=1000).rows}
+    assert set(got) == set(want)
+    for key, w in want.items():
+        g = got[key]
+        assert (g.calls, g.errors) == (w["calls"], w["errors"]), key
+        for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "avg_ms"):
+            assert close(getattr(g, k), w[k]), (key, k)
+        assert close(g.time_share_pct, w["time_share_pct"], 0.001)
+    assert close(sum(r.time_share_pct for r in got.values()), 100, 0.05)
+    assert any(route.endswith("/{id}") for _, route in got), "routes are templates"
+
+
+def test_transactions_route_filter_keeps_the_global_share(demo):
+    top = run(demo, "transactions", sort="time", limit=1).rows[0]
+    only = run(demo, "transactions", service=top.service, route=top.route).rows
+    assert len(only) == 1 and only[0].calls == top.calls
+    assert only[0].time_share_pct < 100
+
+
+def test_external(demo):
+    want = E.external(demo.spans())
+    got = {(r.service, r.peer): r for r in run(demo, "external", limit=1000).rows}
+    assert set(got) == set(want)
+    assert any(p.startswith("api.stripe.com:443") for _, p in got)
+    assert ("checkout", "kafka:9092") in got or any(p == "kafka:9092" for _, p in got), "PRODUCER spans count"
+    for key, w in want.items():
+        g = got[key]
+        assert (g.calls, g.errors) == (w["calls"], w["errors"]), key
+        assert close(g.avg_ms, w["avg_ms"]) and close(g.p95_ms, w["p95_ms"]), key
+        assert close(g.time_share_pct, w["time_share_pct"], 0.001), key
+    by_time = run(demo, "external", sort="time").rows
+    assert [r.time_share_pct for r in by_time] == sorted((r.time_share_pct for r in by_time), reverse=True)
+
+
+def test_external_counts_old_and_new_peer_attributes_together(demo):
+    """Half the calls to an API carry net.peer.name/port, half server.address/port: one row."""
+    spans = [s for s in demo.spans() if s.kind == d.CLIENT and E.peer(s) in d.EXTERNALS]
+    assert any("net.peer.name" in s.attrs for s in spans) and any("server.address" in s.attrs for s in spans)
+    got = run(demo, "external", limit=1000).rows
+    assert sum(r.calls for r in got if r.peer in d.EXTERNALS) == len(spans)
+
+
+def test_database(demo):
+    want = E.database(demo.spans())
+    got = {(r.service, r.db_system, r.statement): r for r in run(demo, "database", limit=1000).rows}
+    assert set(got) == set(want)
+    for key, w in want.items():
+        g = got[key]
+        assert (g.calls, g.rows) == (w["calls"], w["rows"]), key
+        for k in ("avg_ms", "p95_ms", "max_ms"):
+            assert close(getattr(g, k), w[k]), (key, k)
+        assert close(g.time_share_pct, w["time_share_pct"], 0.001)
+        assert g.slowest_trace_id == w["slowest_trace_id"]
+    assert all("?" in s for _, _, s in got), "literals are normalized away"
+
+
+def test_servers(demo):
+    start, end = int(FROM.timestamp() * 1e9), int(TO.timestamp() * 1e9)
+    want = E.servers(demo.records, demo.spans(), SECONDS, start, end)
+    got = {r.host: r for r in run(demo, "servers", limit=1000).rows}
+    assert set(got) == set(want)
+    for host, w in want.items():
+        g = got[host]
+        assert g.calls == w["calls"], host
+        if w["calls"]:
+            assert close(g.response_time_ms, w["avg_ms"]) and close(g.p95_ms, w["p95_ms"])
+            assert close(g.error_rate, w["error_rate"], 1e-6) and close(g.throughput_rps, w["rate_per_s"], 1e-6)
+        assert close(g.cpu_pct, w["cpu_pct"], 0.001) and close(g.memory_free_pct, w["memory_free_pct"], 0.001)
+
+
+def test_errors(demo):
+    spans = E.error_spans(demo.spans())
+    rows = run(demo, "errors", limit=1000).rows
+    assert sum(r.count for r in rows) == len(spans)
+    exc = [s for s in spans if any(e[0] == "exception" for e in s.events)]
+    by_type = collections.Counter(next(e for e in s.events if e[0] == "exception")[2]["exception.type"] for s in exc)
+    got_types = collections.Counter()
+    for r in rows:
+        got_types[r.exception_type] += r.count
+    for t, n in by_type.items():
+        assert got_types[t] == n
+    timeouts = [r for r in rows if r.exception_type == "TimeoutError"]
+    assert timeouts and all(r.message == "order ? failed after ? attempts" for r in timeouts), \
+        "messages differing only in numbers share a fingerprint"
+    assert all(r.first_seen <= r.last_seen for r in rows)
+    ids = {s.trace_id.hex() for s in spans}
+    assert all(r.sample_trace_id in ids for r in rows)
+
+
+def test_logs(demo):
+    logs = [r for r in demo.records if isinstance(r, d.Log)]
+    rows = run(demo, "logs", limit=10_000).rows
+    assert len(rows) == len(logs)
+    assert [r.timestamp for r in rows] == sorted((r.timestamp for r in rows), reverse=True), "newest first"
+    errors = run(demo, "logs", severity="error", limit=10_000).rows
+    assert len(errors) == sum(1 for r in logs if r.severity_number >= 17) > 0
+    text = run(demo, "logs", text="timeout", service="checkout", limit=10_000).rows
+    assert len(text) == sum(1 for r in logs if "timeout" in r.body.split() and r.service == "checkout")
+    tid = logs[0].trace_id.hex()
+    assert {r.trace_id for r in run(demo, "logs", trace_id=tid).rows} == {tid}
+    page1 = run(demo, "logs", limit=5).rows
+    page2 = run(demo, "logs", limit=5, offset=5).rows
+    assert page1[-1].timestamp >= page2[0].timestamp and not set(page1) & set(page2)
+
+
+def test_trace_tree_and_self_time(demo):
+    spans = demo.spans()
+    by_trace = collections.defaultdict(list)
+    for s in spans:
+        by_trace[s.trace_id].append(s)
+    trace_id, members = max(by_trace.items(), key=lambda kv: len(kv[1]))
+    result = registry.get("trace").run(demo.storage, trace_id=trace_id.hex())
+    rows = result.rows
+    assert len(rows) == len(members) and result.extra["span_count"] == len(members)
+    assert rows[0].depth == 0 and rows[0].parent_span_id == ""
+    ids = [r.span_id for r in rows]
+    for r in rows[1:]:
+        assert ids.index(r.parent_span_id) < ids.index(r.span_id), "parents come before children"
+    by_id = {s.span_id.hex(): s for s in members}
+    for r in rows:
+        s = by_id[r.span_id]
+        kids = [c for c in members if c.parent_id == s.span_id]
+        end = s.start_ns + s.dur_ns  # siblings never overlap; a consumer may outlive its producer
+        covered = sum(max(0, min(end, c.start_ns + c.dur_ns) - max(s.start_ns, c.start_ns)) for c in kids)
+        assert close(r.self_ms, (s.dur_ns - covered) / 1e6), r.name
+        assert r.depth == (0 if not s.parent_id else next(x.depth for x in rows if x.span_id == r.parent_span_id) + 1)
+
+
+def test_trace_callstack_attached(demo):
+    slow = [s for s in demo.spans() if any(e[0] == "stackeye.callstack" for e in s.events)]
+    assert slow, "the generator records call stacks on slow requests"
+    rows = registry.get("trace").run(demo.storage, trace_id=slow[0].trace_id.hex()).rows
+    root = next(r for r in rows if r.span_id == slow[0].span_id.hex())
+    assert [f["signature"] for f in root.callstack][1:] == ["app.services:compute_total",
+                                                            "SELECT id, total FROM orders WHERE id = ?"]
+    assert close(root.callstack[0]["total_ms"], slow[0].dur_ns / 1e6, 0.001)
+
+
+def test_trace_unknown_id_is_empty(demo):
+    result = registry.get("trace").run(demo.storage, trace_id="0" * 32)
+    assert result.rows == [] and result.extra["found"] is False
+
+
+def test_service_map(demo):
+    spans = demo.spans()
+    edges, errors = E.service_edges(spans)
+    result = run(demo, "service_map")
+    got = {(r.source, r.target): r for r in result.rows if r.kind == "service"}
+    assert set(got) == set(edges)
+    for key, n in edges.items():
+        assert (got[key].calls, got[key].errors) == (n, errors[key]), key
+    db = {(r.source, r.target): r.calls for r in result.rows if r.kind == "database"}
+    want_db = collections.Counter((s.service, "db:" + s.attrs["db.system"]) for s in spans if "db.system" in s.attrs)
+    assert db == dict(want_db)
+    ext = {r.target for r in result.rows if r.kind == "external"}
+    assert ext == {"ext:" + p for p in d.EXTERNALS if any(E.peer(s) == p for s in spans)}, \
+        "peers resolved to services (users:8080, kafka:9092) are service edges, not external ones"
+    nodes = {n["id"]: n["kind"] for n in result.extra["nodes"]}
+    assert nodes["frontend"] == "service" and nodes["db:postgresql"] == "database"
+    assert ("checkout", "fulfillment") in got or any(t == "fulfillment" for _, t in got), "PRODUCER → CONSUMER edge"
