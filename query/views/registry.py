@@ -15,6 +15,7 @@ VIEWS = [
     "logs",
     "trace",
     "service_map",
+    "callstack",
 ]
 
 _cache: dict[str, View] = {}

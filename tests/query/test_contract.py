@@ -30,7 +30,7 @@ def test_view_contract(view, empty_storage):
         assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
     for p in view.all_params:
         assert p.help, f"{view.name}.{p.name} has no help"
-    raw = {"trace_id": "0" * 32} if view.name == "trace" else {"since": "1h"}
+    raw = {"trace": {"trace_id": "0" * 32}, "callstack": {"service": "x"}}.get(view.name, {"since": "1h"})
     result = view.run(empty_storage, **raw)
     assert result.rows == [] and isinstance(result.to_json()["rows"], list)
 

@@ -224,3 +224,30 @@ def test_service_map(demo):
     nodes = {n["id"]: n["kind"] for n in result.extra["nodes"]}
     assert nodes["frontend"] == "service" and nodes["db:postgresql"] == "database"
     assert ("checkout", "fulfillment") in got or any(t == "fulfillment" for _, t in got), "PRODUCER → CONSUMER edge"
+
+
+def test_callstack_merges_the_records_of_a_route(demo):
+    slow = [s for s in demo.spans() if any(e[0] == "stackeye.callstack" for e in s.events)]
+    service = slow[0].service
+    mine = [s for s in slow if s.service == service]
+    rows = run(demo, "callstack", service=service).rows
+    root_total = sum(s.dur_ns / 1e6 for s in mine)
+    top = [r for r in rows if r.depth == 0]
+    assert sum(r.samples for r in top) == len(mine)
+    assert close(sum(r.total_ms for r in top), root_total, 0.001 * len(mine) + 0.01)
+    assert close(sum(r.time_pct for r in top), 100, 0.01)
+    compute = [r for r in rows if r.signature == "app.services:compute_total"]
+    assert compute and close(sum(r.time_pct for r in compute), 60, 0.1)
+    assert sum(r.calls for r in compute) == 2 * len(mine)
+
+
+def test_callstack_reads_the_instrumentation_tree_format():
+    from stackeye.query.views.callstack_format import parse_frames
+
+    doc = ('{"v":1,"interval_ms":5,"samples":6,"duration_ms":30.0,"truncated":false,"frames":[{"signature":"GET /x",'
+           '"total_ms":30.0,"self_ms":0.0,"calls":1,"children":[{"signature":"a","total_ms":30.0,"self_ms":0.0,'
+           '"calls":1,"children":[{"signature":"SQL: SELECT ?","total_ms":10.0,"self_ms":10.0,"calls":1,"kind":"sql"}]}]}]}')
+    frames = parse_frames(doc)
+    assert [(f["signature"], f["depth"], f["total_ms"]) for f in frames] == [
+        ("GET /x", 0, 30.0), ("a", 1, 30.0), ("SQL: SELECT ?", 2, 10.0)]
+    assert parse_frames("not json") == []
