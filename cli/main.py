@@ -6,6 +6,7 @@ import importlib
 import logging
 import sys
 
+from stackeye.cli.errors import UsageError
 from stackeye.collector import __version__
 
 # One line per subcommand: the module stackeye.cli.<name> defines HELP, EPILOG (examples),
@@ -14,6 +15,7 @@ COMMANDS = [
     "up",
     "sql",
     "migrate",
+    "agent",
 ]
 
 EPILOG = """examples:
@@ -22,10 +24,6 @@ EPILOG = """examples:
   stackeye migrate --clickhouse chdb:///var/lib/stackeye/clickhouse
   stackeye <command> --help                     # each command's options and examples
 """
-
-
-class UsageError(Exception):
-    """Bad flags or config: printed with the fix, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from stackeye.cli.main import UsageError
+    from stackeye.cli.errors import UsageError
     from stackeye.collector.storage.base import StorageError
     from stackeye.collector.storage.factory import open_storage
     from stackeye.collector.storage.migrations import SchemaOptions

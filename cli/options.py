@@ -29,7 +29,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, only: tuple[str, ...]
 
 
 def config_from_args(cls, args: argparse.Namespace):
-    from stackeye.cli.main import UsageError
+    from stackeye.cli.errors import UsageError
 
     names = {f.name for f in dataclasses.fields(cls)}
     flags = {k: v for k, v in vars(args).items() if k in names and v is not None}

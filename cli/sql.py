@@ -38,7 +38,7 @@ class SQLFailed(Exception):
 
 
 def run(args) -> int:
-    from stackeye.cli.main import UsageError
+    from stackeye.cli.errors import UsageError
 
     query = sys.stdin.read() if args.query == "-" else args.query
     if not query.strip():
@@ -84,7 +84,7 @@ def _over_http(url: str, query: str):
 
 
 def _direct(url: str, query: str):
-    from stackeye.cli.main import UsageError
+    from stackeye.cli.errors import UsageError
     from stackeye.collector.storage.base import StorageError
     from stackeye.collector.storage.factory import open_storage
     from stackeye.collector.storage.url import StorageURLError

@@ -1,0 +1,74 @@
+"""``stackeye agent``: the host agent (logic in stackeye.agent; this module only parses flags)."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+HELP = "run the host agent: host and middleware metrics, log tailing, a local OTLP relay, shipping"
+EPILOG = """examples:
+  stackeye agent --collector 10.0.0.5:4317 --token $TOKEN
+  stackeye agent --config /etc/stackeye/agent.toml
+  stackeye agent --collector 127.0.0.1:4317 --logs '/var/log/app/*.log' --enable redis --interval 10s
+  stackeye agent print-config > /etc/stackeye/agent.toml     # every option with its default
+  stackeye agent install-service --dry-run                    # print the systemd unit
+  stackeye agent install-service --config /etc/stackeye/agent.toml
+"""
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", nargs="?", default="run", choices=["run", "print-config", "install-service"],
+                   help="run (default), print-config (every option and its value as TOML), "
+                        "install-service (systemd unit running as an unprivileged user)")
+    p.add_argument("--config", metavar="FILE", help="TOML config file (keys as in print-config); flags override it")
+    p.add_argument("--collector", metavar="HOST:PORT", help="the collector's OTLP/gRPC endpoint (default 127.0.0.1:4317)")
+    p.add_argument("--token", help="bearer token for the collector (or env STACKEYE_TOKEN)")
+    p.add_argument("--interval", metavar="DURATION", help="collection interval, e.g. 10s (default 10s)")
+    p.add_argument("--logs", metavar="GLOB", action="append", help="tail files matching GLOB (repeatable)")
+    p.add_argument("--otlp-listen", metavar="HOST:PORT", help="local OTLP relay address, or 'off' (default 127.0.0.1:4317)")
+    p.add_argument("--state-dir", metavar="DIR", help="disk buffer and log offsets (default /var/lib/stackeye-agent)")
+    p.add_argument("--tls-ca-file", metavar="PEM", help="CA of the collector's TLS certificate (default: plaintext)")
+    p.add_argument("--enable", metavar="COLLECTOR", action="append", help="enable a collector, e.g. redis (repeatable)")
+    p.add_argument("--disable", metavar="COLLECTOR", action="append", help="disable a collector (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="install-service: print the unit instead of installing it")
+
+
+def _overrides(args) -> dict:
+    return {"collector": args.collector, "token": args.token, "interval": args.interval, "logs": args.logs,
+            "otlp_listen": args.otlp_listen, "state_dir": args.state_dir, "tls_ca_file": args.tls_ca_file,
+            "enable": args.enable, "disable": args.disable}
+
+
+def run(args) -> int:
+    from stackeye.agent import config as agent_config
+
+    try:
+        cfg = agent_config.load(args.config, _overrides(args))
+    except agent_config.ConfigError as exc:
+        print(f"stackeye agent: error: {exc}", file=sys.stderr)
+        return 2
+    if args.action == "print-config":
+        sys.stdout.write(agent_config.render_toml(cfg))
+        return 0
+    if args.action == "install-service":
+        from stackeye.agent import service
+
+        passthrough = [a for a in sys.argv[sys.argv.index("install-service") + 1:] if a != "--dry-run"] \
+            if "install-service" in sys.argv else []
+        text = service.unit_text(passthrough, state_dir=cfg.state_dir)
+        if args.dry_run:
+            sys.stdout.write(text)
+            return 0
+        for line in service.install(text):
+            print(line)
+        return 0
+    from stackeye.agent.runtime import Agent
+
+    agent = Agent(cfg).start()
+    signal.signal(signal.SIGTERM, lambda *_: agent._stop.set())
+    signal.signal(signal.SIGINT, lambda *_: agent._stop.set())
+    try:
+        agent.run_forever()
+    finally:
+        agent.stop()
+    return 0
