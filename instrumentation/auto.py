@@ -27,6 +27,9 @@ _log = logging.getLogger("stackeye.instrumentation")
 # Extra keyword arguments per entry-point name.
 INSTRUMENTOR_KWARGS: dict[str, dict] = {
     "logging": {"inject_trace_context": True},
+    # The per-message ASGI send/receive spans double the span count of every request and carry
+    # nothing the views use; the server span keeps status and timing.
+    "fastapi": {"exclude_spans": ["receive", "send"]},
 }
 _INSTRUMENTED: dict[str, object] = {}
 
