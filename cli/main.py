@@ -15,6 +15,8 @@ COMMANDS = [
     "up",
     "sql",
     "migrate",
+    "query",
+    "demo-data",
     "agent",
 ]
 

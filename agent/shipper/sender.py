@@ -1,0 +1,155 @@
+"""Send queued OTLP export requests to the collector over gRPC, in order, with retry.
+
+:class:`GrpcSender` pushes one serialized request (no re-encoding: the bytes in the disk queue
+go on the wire as they are) with the token as ``authorization: Bearer <token>`` metadata, gzip,
+a per-request deadline and TLS when a CA file is given. :class:`Shipper` is the loop: take the
+oldest queued item, send it, ack it; on a transient failure wait (capped exponential backoff with
+jitter) and retry the same item, so order is kept and nothing is skipped.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import grpc
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from .queue import DiskQueue
+from .retry import Backoff
+
+log = logging.getLogger("stackeye.agent.shipper")
+
+METHODS = {
+    "metrics": ("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", ExportMetricsServiceResponse),
+    "logs": ("/opentelemetry.proto.collector.logs.v1.LogsService/Export", ExportLogsServiceResponse),
+    "traces": ("/opentelemetry.proto.collector.trace.v1.TraceService/Export", ExportTraceServiceResponse),
+}
+# Retrying cannot help: the request itself is wrong. Dropped (and counted) instead of blocking the queue.
+PERMANENT = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED}
+REFUSED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
+
+
+def channel_for(target: str, tls_ca_file: str = "", gzip: bool = True) -> grpc.Channel:
+    options = [("grpc.max_send_message_length", 64 * 1024 * 1024),
+               ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+               ("grpc.keepalive_time_ms", 30000),
+               ("grpc.initial_reconnect_backoff_ms", 200),
+               ("grpc.max_reconnect_backoff_ms", 2000)]
+    compression = grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression
+    if tls_ca_file:
+        with open(tls_ca_file, "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        return grpc.secure_channel(target, creds, options=options, compression=compression)
+    return grpc.insecure_channel(target, options=options, compression=compression)
+
+
+def auth_metadata(token: str) -> tuple:
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+class GrpcSender:
+    def __init__(self, target: str, token: str = "", tls_ca_file: str = "", gzip: bool = True, timeout: float = 10.0):
+        self.target = target
+        self.timeout = timeout
+        self.metadata = auth_metadata(token)
+        self.channel = channel_for(target, tls_ca_file, gzip)
+        self._calls = {sig: self.channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+                       for sig, (method, _) in METHODS.items()}
+
+    def send(self, signal: str, payload: bytes) -> int:
+        """Push one request; returns the number of items the collector rejected (partial success)."""
+        raw = self._calls[signal](payload, timeout=self.timeout, metadata=self.metadata)
+        resp = METHODS[signal][1].FromString(raw or b"")
+        ps = resp.partial_success
+        rejected = (getattr(ps, "rejected_data_points", 0) or getattr(ps, "rejected_log_records", 0)
+                    or getattr(ps, "rejected_spans", 0))
+        if rejected:
+            log.warning("collector rejected %d %s items: %s", rejected, signal, ps.error_message)
+        return rejected
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class Shipper:
+    """The sending loop over a :class:`DiskQueue`; one background thread."""
+
+    def __init__(self, queue: DiskQueue, sender: GrpcSender, backoff: Backoff):
+        self.queue = queue
+        self.sender = sender
+        self.backoff = backoff
+        self.sent = 0
+        self.sent_bytes = 0
+        self.failures = 0
+        self.rejected = 0  # dropped because the collector called the request invalid
+        self.refused = False  # the collector refused our token
+        self.connected = None  # None until the first attempt
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stackeye-shipper", daemon=True)
+        self._last_error_log = 0.0
+
+    def start(self) -> "Shipper":
+        self._thread.start()
+        return self
+
+    def stop(self, drain_timeout: float = 0.0) -> None:
+        """Stop; with ``drain_timeout`` first give the queue that long to empty (what stays is on disk)."""
+        if drain_timeout > 0 and self.connected:
+            self.queue.wait_empty(drain_timeout)
+        self._stop.set()
+        self.queue.wake()
+        self._thread.join(timeout=max(self.sender.timeout, 1) + 5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            item = self.queue.peek(timeout=0.5)
+            if item is None:
+                continue
+            seq, signal, payload = item
+            try:
+                self.rejected += self.sender.send(signal, payload)
+            except grpc.RpcError as err:
+                code = err.code() if hasattr(err, "code") else None
+                if code in PERMANENT:
+                    log.error("collector %s rejected a %s batch as invalid (%s: %s); dropping it",
+                              self.sender.target, signal, code.name, _details(err))
+                    self.rejected += 1
+                    self.queue.ack(seq)
+                    continue
+                self.failures += 1
+                self._report(code, err)
+                self._stop.wait(self.backoff.next())
+                continue
+            self.queue.ack(seq)
+            self.sent += 1
+            self.sent_bytes += len(payload)
+            self.backoff.reset()
+            if self.connected is False or self.refused:
+                log.info("collector %s is accepting data again; %d batches waiting", self.sender.target, self.queue.depth)
+            self.connected, self.refused = True, False
+
+    def _report(self, code, err) -> None:
+        now = time.monotonic()
+        refused = code in REFUSED
+        changed = refused != self.refused or self.connected is not False
+        self.connected, self.refused = False, refused
+        if not changed and now - self._last_error_log < 60:
+            return
+        self._last_error_log = now
+        if refused:
+            log.error("the collector %s refused the agent's token (%s: %s); set --token or STACKEYE_TOKEN to a token "
+                      "the collector accepts. Buffering on disk meanwhile (%d batches).",
+                      self.sender.target, code.name, _details(err), self.queue.depth)
+        else:
+            log.warning("cannot reach collector %s (%s: %s); buffering on disk and retrying (%d batches waiting)",
+                        self.sender.target, code.name if code else "error", _details(err), self.queue.depth)
+
+
+def _details(err) -> str:
+    try:
+        return err.details() or ""
+    except Exception:  # noqa: BLE001
+        return str(err)

@@ -1,0 +1,59 @@
+"""The shipper's parts: ordered bounded disk queue, backoff with jitter."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from stackeye.agent.shipper.queue import DiskQueue
+from stackeye.agent.shipper.retry import Backoff
+
+
+def test_queue_is_fifo_and_survives_restart(tmp_path):
+    q = DiskQueue(str(tmp_path), max_bytes=10_000)
+    for i in range(5):
+        q.put("metrics" if i % 2 else "logs", f"item-{i}".encode())
+    seq, signal, payload = q.peek()
+    assert (signal, payload) == ("logs", b"item-0")
+    q.ack(seq)
+    q2 = DiskQueue(str(tmp_path), max_bytes=10_000)  # a restart
+    got = []
+    while (item := q2.peek(timeout=0)) is not None:
+        got.append(item[2])
+        q2.ack(item[0])
+    assert got == [b"item-1", b"item-2", b"item-3", b"item-4"]
+    q2.put("traces", b"after")
+    assert q2.peek()[2] == b"after" and q2.depth == 1
+
+
+def test_queue_bound_drops_oldest_and_counts(tmp_path, caplog):
+    q = DiskQueue(str(tmp_path), max_bytes=100)
+    for i in range(10):
+        q.put("metrics", bytes([i]) * 30)
+    assert q.bytes <= 100 and q.depth == 3
+    assert q.dropped == 7 and q.dropped_bytes == 210
+    assert q.peek()[2] == bytes([7]) * 30  # the oldest kept is the 8th: newest data wins
+    assert any("disk buffer full" in r.getMessage() for r in caplog.records)
+    assert not q.put("metrics", b"x" * 101) and q.dropped == 8
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_ack_only_removes_the_head(tmp_path):
+    q = DiskQueue(str(tmp_path), max_bytes=1000)
+    q.put("metrics", b"a")
+    q.put("metrics", b"b")
+    q.ack(2)  # not the head: ignored, order is kept
+    assert q.peek()[2] == b"a" and q.depth == 2
+
+
+def test_backoff_doubles_caps_and_jitters():
+    b = Backoff(0.5, 4.0, random.Random(1))
+    waits = [b.next() for _ in range(8)]
+    caps = [0.5, 1, 2, 4, 4, 4, 4, 4]
+    for w, cap in zip(waits, caps):
+        assert cap / 2 <= w <= cap
+    assert len({round(w, 6) for w in waits[3:]}) > 1, "jittered, not lockstep"
+    b.reset()
+    assert b.next() <= 0.5
+    with pytest.raises(ValueError):
+        Backoff(2, 1)
