@@ -18,6 +18,7 @@ from stackeye.collector.storage.base import QueryError
 
 # One line per module that adds routes: "module:function", called as function(router, context).
 ROUTES: list[str] = [
+    "stackeye.query.views_api:register",
 ]
 
 

@@ -44,6 +44,8 @@ class ViewResult:
             "to": w.end.isoformat().replace("+00:00", "Z"),
             "limit": self.params.get("limit"),
             "offset": self.params.get("offset"),
+            "next_offset": (self.params["offset"] + len(self.rows)
+                            if "limit" in self.params.values and len(self.rows) == self.params["limit"] else None),
             "elapsed_ms": round(self.elapsed_ms, 3),
         }
         doc.update(self.extra)
