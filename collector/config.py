@@ -43,8 +43,8 @@ class UpConfig:
     spool_max_bytes: int = setting(4 << 30, "back-pressure bound of the disk spool")
     fsync: bool = setting(True, "fsync the spool before acknowledging (turning it off risks data on power loss)")
     batch_max_wait_s: float = setting(1.0, "longest a request waits before its batch is inserted")
-    batch_max_bytes: int = setting(16 << 20, "request bytes per insert")
-    batch_max_records: int = setting(200, "requests per insert")
+    batch_max_bytes: int = setting(8 << 20, "request bytes per insert (at most 64 MiB)")
+    batch_max_records: int = setting(100, "requests per insert")
     retention_days: int = setting(7, "TTL of raw telemetry tables")
     query_max_rows: int = setting(100_000, "result row limit for SQL from the API and CLI")
     query_timeout_s: int = setting(30, "execution time limit for SQL from the API and CLI")
@@ -57,6 +57,8 @@ class UpConfig:
                      "retention_days", "query_max_rows", "query_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.batch_max_bytes > 64 << 20:
+            raise ConfigError(f"batch_max_bytes must be at most {64 << 20} (one insert block), got {self.batch_max_bytes}")
         if self.batch_max_wait_s < 0:
             raise ConfigError(f"batch_max_wait_s must be >= 0, got {self.batch_max_wait_s}")
         for name in ("otlp_grpc", "http") + (("otlp_http",) if self.otlp_http else ()):

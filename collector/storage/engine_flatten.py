@@ -251,14 +251,17 @@ def _metrics() -> list[Statement]:
 def _insert(table: str, cols: dict[str, str], inner: str, root: str) -> Statement:
     names = ", ".join(cols)
     exprs = ",\n    ".join(cols.values())
-    # One thread end to end: the blocks an insert forms must be the same when a batch is
-    # replayed after a crash, so that the deduplication token matches them.
+    # Deduplication: with a token, ClickHouse identifies the parts an insert writes as token_0,
+    # token_1, … regardless of their content, so a replay must form the same number of parts. One
+    # insert thread squashes everything into one block (per partition) as long as a batch stays
+    # under min_insert_block_size_rows/bytes (1M rows / 256 MiB; the writer's batches are far
+    # smaller: see MAX_BATCH_BYTES), whichever order the two SELECT threads produce rows in.
     sql = (
         f"INSERT INTO {table} ({names})\n"
         "SETTINGS insert_deduplicate = 1, insert_deduplication_token = '{token}', "
         "deduplicate_blocks_in_dependent_materialized_views = 1, max_insert_threads = 1\n"
         f"SELECT\n    {exprs}\nFROM ({inner})\n"
-        f"SETTINGS format_schema = '{{schema}}:{root}', input_format_protobuf_oneof_presence = 1, max_threads = 1"
+        f"SETTINGS format_schema = '{{schema}}:{root}', input_format_protobuf_oneof_presence = 1, max_threads = 2"
     )
     return Statement(table, sql)
 
@@ -269,3 +272,5 @@ STATEMENTS: dict[Signal, list[Statement]] = {
     Signal.METRICS: _metrics(),
 }
 METRIC_KINDS = tuple(_POINTS)
+# Largest batch (request bytes) one insert may carry and still form a single block (see _insert).
+MAX_BATCH_BYTES = 64 << 20

@@ -97,13 +97,13 @@ def test_kinds_and_status_strings(chdb_storage):
 
 def test_same_token_twice_writes_once_including_the_lookup_view(chdb_storage):
     st = chdb_storage()
-    reqs = [spans_request("svc", 100) for _ in range(5)]
+    reqs = [spans_request("svc", 512) for _ in range(50)]  # big enough for parallel reading
     _insert(st, Signal.TRACES, *reqs, token="spool-0-100")
     _insert(st, Signal.TRACES, *reqs, token="spool-0-100")
-    assert rows(st, "SELECT count() AS n FROM otel_traces")[0]["n"] == 500
-    assert rows(st, "SELECT count() AS n FROM otel_traces_trace_id_ts")[0]["n"] == 500
+    assert rows(st, "SELECT count() AS n FROM otel_traces")[0]["n"] == 25_600
+    assert rows(st, "SELECT count() AS n FROM otel_traces_trace_id_ts")[0]["n"] == 25_600
     _insert(st, Signal.TRACES, *reqs, token="spool-100-200")  # another batch: written
-    assert rows(st, "SELECT count() AS n FROM otel_traces")[0]["n"] == 1000
+    assert rows(st, "SELECT count() AS n FROM otel_traces")[0]["n"] == 51_200
 
 
 def test_log_columns(chdb_storage):
