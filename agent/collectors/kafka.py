@@ -90,8 +90,7 @@ class KafkaCollector:
 
             ms = int(self.config.timeout * 1000)
             self.admin = KafkaAdminClient(bootstrap_servers=self.config.bootstrap_servers.split(","),
-                                          client_id="stackeye-agent", request_timeout_ms=ms,
-                                          api_version_auto_timeout_ms=ms)
+                                          client_id="stackeye-agent", request_timeout_ms=ms)
         return self.admin
 
     def collect(self) -> list[Point]:
