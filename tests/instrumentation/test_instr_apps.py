@@ -47,6 +47,8 @@ def test_app_spans_reach_stackeye(framework, stackeye_up, launch, downstream):
     # 3 server spans + 2 sqlite + 1 postgres + 1 redis + 1 http client
     n = stackeye_up.wait_for_count(f"SELECT count() FROM otel_traces WHERE ServiceName = '{service}'", 8, 60)
     assert n >= 8, app.log()
+    q = f"SELECT count() FROM otel_traces WHERE ServiceName = '{service}' AND SpanKind = 'Server'"
+    assert stackeye_up.wait_for_count(q, 3, 60) == 3
     spans = spans_of(stackeye_up, service)
 
     server = [s for s in spans if s["SpanKind"] == "Server" and s["SpanAttributes"].get("http.route") == route]
