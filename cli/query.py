@@ -129,6 +129,8 @@ def _direct(url: str, view, params: dict) -> dict:
         raise ViewFailed(str(exc)) from None
     try:
         return view.run_params(storage, parsed).to_json()
+    except ParamError as exc:
+        raise _BadParameter(str(exc)) from None
     except StorageError as exc:
         raise ViewFailed(str(exc)) from None
     finally:

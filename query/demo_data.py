@@ -105,6 +105,21 @@ class HostSample:
     host: str
     cpu_idle: float
     mem_free: float
+    load_1m: float = 0.0
+    disk_bps: float = 0.0  # system.disk.io.rate, summed over devices
+    net_bps: float = 0.0  # system.network.io.rate, summed over interfaces and directions
+
+
+@dataclasses.dataclass
+class MiddlewareSample:
+    """One point of a middleware metric, as the agent's collectors name them."""
+
+    time_ns: int
+    host: str
+    instance: str  # server.address of the middleware
+    metric: str
+    value: float
+    kind: str = "gauge"  # or "sum" (cumulative)
 
 
 class Topology:
@@ -233,8 +248,8 @@ class _TraceBuilder:
         if failed:
             span.status, span.status_message = ERROR, "request failed"
             span.attrs["http.response.status_code"] = 500
-        else:
-            span.attrs["http.response.status_code"] = 200
+        elif kind == SERVER:
+            span.attrs["http.response.status_code"] = 404 if self.rng.randrange(25) == 0 else 200
         if kind == SERVER and depth == 0 and span.dur_ns > 400_000_000:
             span.events.append(("stackeye.callstack", start + span.dur_ns, {
                 "stackeye.callstack.frames": _callstack(span),
@@ -311,7 +326,41 @@ def host_samples(spec: DemoSpec) -> list[HostSample]:
     out = []
     for t in range(start, start + int(spec.hours * 3600), spec.metrics_every_s):
         for h in topo.hosts:
-            out.append(HostSample(t * 1_000_000_000, h, round(0.2 + 0.7 * rng.random(), 4), round(0.1 + 0.8 * rng.random(), 4)))
+            out.append(HostSample(t * 1_000_000_000, h, round(0.2 + 0.7 * rng.random(), 4), round(0.1 + 0.8 * rng.random(), 4),
+                                  round(4 * rng.random(), 2), float(rng.randrange(1, 50_000_000)),
+                                  float(rng.randrange(1, 10_000_000))))
+    return out
+
+
+MIDDLEWARE = {  # instance -> (host index, metrics: name -> (low, high) or "counter")
+    "nginx-edge:80": (0, {"nginx.requests": "counter", "nginx.requests.rate": (50, 500),
+                          "nginx.connections_current": (10, 200)}),
+    "redis:6379": (1, {"redis.clients.connected": (5, 50), "redis.commands.processed.rate": (100, 5000),
+                       "redis.keyspace.hit_ratio": (0.7, 1.0), "redis.memory.used": (1e8, 2e8)}),
+    "postgres:5432": (2, {"postgresql.backends": (5, 80), "postgresql.commits.rate": (10, 900),
+                          "postgresql.cache_hit_ratio": (0.9, 1.0)}),
+    "mysql:3306": (3, {"mysql.threads": (4, 40), "mysql.queries.rate": (10, 2000)}),
+    "kafka:9092": (4, {"kafka.consumer_group.lag_sum": (0, 500), "kafka.brokers": (3, 3)}),
+}
+
+
+def middleware_samples(spec: DemoSpec) -> list[MiddlewareSample]:
+    topo = Topology(spec)
+    rng = random.Random(spec.seed + 2)
+    start = int(spec.start_time.timestamp())
+    out = []
+    totals: dict[str, float] = {}
+    for t in range(start, start + int(spec.hours * 3600), spec.metrics_every_s):
+        for instance, (hi, metrics) in MIDDLEWARE.items():
+            host = topo.hosts[hi % len(topo.hosts)]
+            for name, rangeof in metrics.items():
+                if rangeof == "counter":
+                    totals[instance] = totals.get(instance, 0.0) + rng.randrange(1000, 30000)
+                    out.append(MiddlewareSample(t * 1_000_000_000, host, instance, name, totals[instance], "sum"))
+                else:
+                    lo, hi_ = rangeof
+                    out.append(MiddlewareSample(t * 1_000_000_000, host, instance, name,
+                                                round(lo + (hi_ - lo) * rng.random(), 4)))
     return out
 
 
@@ -380,11 +429,42 @@ def metric_request(samples: list[HostSample]) -> ExportMetricsServiceRequest:
         sm = rm.scope_metrics.add()
         cpu = sm.metrics.add(name="system.cpu.utilization", unit="1")
         mem = sm.metrics.add(name="system.memory.utilization", unit="1")
+        load = sm.metrics.add(name="system.cpu.load_average.1m", unit="{thread}")
+        disk = sm.metrics.add(name="system.disk.io.rate", unit="By/s")
+        net = sm.metrics.add(name="system.network.io.rate", unit="By/s")
         for s in group:
             for state, v in (("idle", s.cpu_idle), ("user", round(1 - s.cpu_idle, 4))):
                 cpu.gauge.data_points.add(time_unix_nano=s.time_ns, as_double=v, attributes=[_kv("state", state)])
             for state, v in (("free", s.mem_free), ("used", round(1 - s.mem_free, 4))):
                 mem.gauge.data_points.add(time_unix_nano=s.time_ns, as_double=v, attributes=[_kv("state", state)])
+            load.gauge.data_points.add(time_unix_nano=s.time_ns, as_double=s.load_1m)
+            for i, share in enumerate((0.25, 0.75)):  # two devices, two directions
+                disk.gauge.data_points.add(time_unix_nano=s.time_ns, as_double=s.disk_bps * share,
+                                           attributes=[_kv("device", f"sd{'ab'[i]}")])
+                net.gauge.data_points.add(time_unix_nano=s.time_ns, as_double=s.net_bps * share,
+                                          attributes=[_kv("direction", ("receive", "transmit")[i])])
+    return req
+
+
+def middleware_request(samples: list[MiddlewareSample]) -> ExportMetricsServiceRequest:
+    req = ExportMetricsServiceRequest()
+    by_host: dict[str, list[MiddlewareSample]] = {}
+    for s in samples:
+        by_host.setdefault(s.host, []).append(s)
+    for host, group in by_host.items():
+        rm = req.resource_metrics.add()
+        rm.resource.attributes.extend([_kv("host.name", host), _kv("service.name", "stackeye-agent")])
+        sm = rm.scope_metrics.add()
+        metrics: dict[str, object] = {}
+        for s in group:
+            m = metrics.get(s.metric)
+            if m is None:
+                m = metrics[s.metric] = sm.metrics.add(name=s.metric)
+                if s.kind == "sum":
+                    m.sum.aggregation_temporality = 2
+                    m.sum.is_monotonic = True
+            points = m.sum.data_points if s.kind == "sum" else m.gauge.data_points
+            points.add(time_unix_nano=s.time_ns, as_double=s.value, attributes=[_kv("server.address", s.instance)])
     return req
 
 
@@ -417,6 +497,11 @@ def generate(spec: DemoSpec, keep: list | None = None) -> Iterator[tuple[Signal,
         keep.extend(samples)
     for i in range(0, len(samples), 5000):
         yield Signal.METRICS, metric_request(samples[i:i + 5000])
+    middleware = middleware_samples(spec)
+    if keep is not None:
+        keep.extend(middleware)
+    for i in range(0, len(middleware), 5000):
+        yield Signal.METRICS, middleware_request(middleware[i:i + 5000])
 
 
 def token(spec: DemoSpec, n: int) -> str:

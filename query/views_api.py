@@ -40,11 +40,9 @@ def run_view(storage, name: str, query: dict) -> dict:
     except KeyError as exc:
         raise HTTPError(404, exc.args[0]) from None
     try:
-        params = view.parse(query)
-    except ParamError as exc:
+        return view.run_params(storage, view.parse(query)).to_json()
+    except ParamError as exc:  # from parsing, or from checks that need several parameters
         raise HTTPError(400, str(exc), parameter=exc.param) from None
-    try:
-        return view.run_params(storage, params).to_json()
     except QueryError as exc:
         raise HTTPError(503 if exc.code == 159 else 500, f"view {name} failed: {exc}", code=exc.code) from None
 

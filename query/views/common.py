@@ -47,3 +47,30 @@ def page(params: Params, order: dict[str, str], tiebreak: str) -> str:
 
 def eq(column: str, value: str | None) -> str:
     return f"{column} = {q.lit(value)}" if value else ""
+
+
+STEPS_S = (10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86400)
+INTERVAL = Param("interval", help="width of each point, e.g. 1m, 5m, 1h (default: about 60 points over the range)")
+
+
+def interval_seconds(params: Params, points: int = 60) -> int:
+    """The chosen or given interval in whole seconds (at least 10 s)."""
+    from stackeye.query.views.params import ParamError, parse_duration
+
+    if params.get("interval"):
+        s = int(parse_duration(params["interval"], "interval").total_seconds())
+        if s < 10:
+            raise ParamError("interval", "must be at least 10s")
+        if params.window.seconds / s > 5000:
+            raise ParamError("interval", f"gives {int(params.window.seconds / s)} points; at most 5000")
+        return s
+    want = params.window.seconds / points
+    return next((s for s in STEPS_S if s >= want), STEPS_S[-1])
+
+
+def bucket(column: str, seconds: int) -> str:
+    return f"toStartOfInterval({column}, INTERVAL {int(seconds)} SECOND)"
+
+
+def iso(expr: str) -> str:
+    return f"formatDateTime({expr}, '%Y-%m-%dT%H:%i:%SZ', 'UTC')"

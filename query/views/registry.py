@@ -16,6 +16,10 @@ VIEWS = [
     "trace",
     "service_map",
     "callstack",
+    "gateway",
+    "hosts",
+    "middleware",
+    "timeseries",
 ]
 
 _cache: dict[str, View] = {}

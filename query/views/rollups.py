@@ -151,15 +151,16 @@ def _ceil(t: dt.datetime, unit: dt.timedelta) -> dt.datetime:
 MINUTE, HOUR = dt.timedelta(minutes=1), dt.timedelta(hours=1)
 
 
-def plan(window: Window) -> list[tuple[str, Window]]:
-    """Segments of ``window``: ("1h" | "1m" | "raw", sub-window), covering it exactly once."""
+def plan(window: Window, hours: bool = True, minutes: bool = True) -> list[tuple[str, Window]]:
+    """Segments of ``window``: ("1h" | "1m" | "raw", sub-window), covering it exactly once.
+    ``hours``/``minutes`` False: no segment of that grain (a chart finer than it)."""
     s, e = window.start, window.end
     ms, me = _ceil(s, MINUTE), _floor(e, MINUTE)
-    if ms >= me:
+    if ms >= me or not minutes:
         return [("raw", window)]
     out = [("raw", Window(s, ms))] if s < ms else []
     hs, he = _ceil(ms, HOUR), _floor(me, HOUR)
-    if hs < he:
+    if hs < he and hours:
         if ms < hs:
             out.append(("1m", Window(ms, hs)))
         out.append(("1h", Window(hs, he)))
@@ -172,13 +173,14 @@ def plan(window: Window) -> list[tuple[str, Window]]:
     return out
 
 
-def states(rollup: Rollup, window: Window, where: str = "", use_rollups: bool = True) -> str:
+def states(rollup: Rollup, window: Window, where: str = "", use_rollups: bool = True,
+           hours: bool = True, minutes: bool = True) -> str:
     """A subquery with Bucket (minute), the keys and the state columns over ``window``.
 
     ``where`` filters on key column names (e.g. ``ServiceName = 'checkout'``). ``Bucket`` is the
     start of the minute on raw and 1 m segments and of the hour on 1 h segments.
     """
-    segments = plan(window) if use_rollups else [("raw", window)]
+    segments = plan(window, hours, minutes) if use_rollups else [("raw", window)]
     parts = []
     cols = ", ".join(["Bucket"] + rollup.key_names + [c.name for c in rollup.states])
     for grain, w in segments:

@@ -85,9 +85,10 @@ def test_positional_trace_id(server, capsys):
 @pytest.mark.parametrize("query,param", [
     ({"since": "soon"}, "since"), ({"limit": "-3"}, "limit"), ({"sort": "bogus"}, "sort"),
     ({"from": "2026-13-01T00:00:00Z"}, "from"), ({"nonsense": "1"}, "nonsense"),
+    ({"of": "metric"}, "metric"), ({"of": "services", "interval": "90s"}, "interval"),
 ])
 def test_bad_parameters_are_400_naming_the_parameter(server, query, param):
-    status, doc = http_view(server, "services", query)
+    status, doc = http_view(server, "timeseries" if param in ("metric", "interval") else "services", query)
     assert status == 400 and doc["parameter"] == param and param in doc["error"]
 
 

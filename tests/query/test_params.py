@@ -30,10 +30,15 @@ NOW = dt.datetime(2026, 11, 26, 12, 0, 30, tzinfo=dt.timezone.utc)
     ("trace", {}, "trace_id"),
     ("trace", {"trace_id": "not-hex"}, "trace_id"),
     ("logs", {"severity": "loud"}, "severity"),
+    ("timeseries", {"of": "metric"}, "metric"),
+    ("timeseries", {"interval": "90s"}, "interval"),
+    ("timeseries", {"since": "24h", "interval": "10s"}, "interval"),
+    ("middleware", {"middleware": "oracle"}, "middleware"),
 ])
 def test_bad_parameters_name_the_parameter(view, raw, param):
     with pytest.raises(ParamError) as err:
-        registry.get(view).parse(raw, now=NOW)
+        v = registry.get(view)
+        v.sql(v.parse(raw, now=NOW))  # some checks need the other parameters: done while building
     assert err.value.param == param
     assert param in str(err.value)
 

@@ -251,3 +251,77 @@ def test_callstack_reads_the_instrumentation_tree_format():
     assert [(f["signature"], f["depth"], f["total_ms"]) for f in frames] == [
         ("GET /x", 0, 30.0), ("a", 1, 30.0), ("SQL: SELECT ?", 2, 10.0)]
     assert parse_frames("not json") == []
+
+
+def test_gateway(demo):
+    spans = demo.spans()
+    edge = [s for s in spans if s.kind == d.SERVER and not s.parent_id]
+    rows = {r.gateway: r for r in run(demo, "gateway").rows}
+    for service, group in E.group_by(edge, lambda s: s.service).items():
+        r = rows[service]
+        assert r.kind == "service" and r.requests == len(group)
+        n4 = sum(1 for s in group if s.attrs.get("http.response.status_code") == 404)
+        n5 = sum(1 for s in group if s.attrs.get("http.response.status_code") == 500)
+        assert close(r.status_4xx_rate, n4 / len(group), 1e-6) and close(r.status_5xx_rate, n5 / len(group), 1e-6)
+        ups = [s.dur_ns / 1e6 for s in spans if s.service == service and s.kind == d.CLIENT and "db.system" not in s.attrs]
+        assert close(r.upstream_p95_ms, E.quantile(ups, 0.95))
+    nginx = [m for m in demo.records if isinstance(m, d.MiddlewareSample) and m.metric == "nginx.requests"]
+    assert rows["nginx-edge:80"].requests == nginx[-1].value - nginx[0].value
+    assert rows["nginx-edge:80"].status_5xx_rate is None
+
+
+def test_hosts(demo):
+    samples = [r for r in demo.records if isinstance(r, d.HostSample)]
+    rows = run(demo, "hosts", interval="10m", limit=10_000).rows
+    host = samples[0].host
+    mine = [r for r in rows if r.host == host]
+    start = int(FROM.timestamp()) * 10**9
+    first = [s for s in samples if s.host == host and s.time_ns < start + 600 * 10**9]
+    assert mine[0].time == FROM.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert close(mine[0].cpu_pct, 100 * (1 - sum(s.cpu_idle for s in first) / len(first)), 0.001)
+    assert close(mine[0].memory_used_pct, 100 * (1 - sum(s.mem_free for s in first) / len(first)), 0.001)
+    assert close(mine[0].disk_bytes_per_s, sum(s.disk_bps for s in first) / len(first), 0.01)
+    assert close(mine[0].network_bytes_per_s, sum(s.net_bps for s in first) / len(first), 0.01)
+    assert close(mine[0].load_1m, sum(s.load_1m for s in first) / len(first), 0.001)
+    assert len(mine) == 12 and len({r.host for r in rows}) == demo.spec.hosts
+
+
+def test_middleware(demo):
+    samples = [m for m in demo.records if isinstance(m, d.MiddlewareSample)]
+    rows = {(r.instance, r.metric): r for r in run(demo, "middleware").rows}
+    assert set(rows) == {(m.instance, m.metric) for m in samples}
+    for (instance, metric), r in rows.items():
+        values = [m.value for m in samples if (m.instance, m.metric) == (instance, metric)]
+        assert r.points == len(values) and r.middleware == metric.split(".")[0]
+        assert close(r.last, values[-1], 1e-3) and close(r.min, min(values), 1e-3) and close(r.max, max(values), 1e-3)
+        assert close(r.avg, sum(values) / len(values), 1e-3)
+        if r.kind == "sum":
+            assert close(r.increase, values[-1] - values[0], 1e-3)
+    redis = run(demo, "middleware", middleware="redis").rows
+    assert redis and {r.instance for r in redis} == {"redis:6379"}
+
+
+def test_timeseries_of_services_adds_up(demo):
+    spans = E.entries(demo.spans())
+    rows = run(demo, "timeseries", of="services", interval="10m", series=50).rows
+    want = E.services(demo.spans(), 1)
+    for service, w in want.items():
+        assert sum(r.calls for r in rows if r.series == service) == w["calls"]
+        assert sum(r.errors for r in rows if r.series == service) == w["errors"]
+    first = [s for s in spans if s.service == "checkout" and s.start_ns < int(FROM.timestamp() + 600) * 10**9]
+    point = next(r for r in rows if r.series == "checkout" and r.time == FROM.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert point.calls == len(first)
+    assert close(point.p95_ms, E.quantile([s.dur_ns / 1e6 for s in first], 0.95))
+
+
+def test_timeseries_of_a_metric(demo):
+    samples = [m for m in demo.records if isinstance(m, d.MiddlewareSample) and m.metric == "redis.clients.connected"]
+    rows = run(demo, "timeseries", of="metric", metric="redis.clients.connected", interval="1h").rows
+    assert [r.series for r in rows] == ["redis:6379"] * 2
+    first_hour = [m.value for m in samples if m.time_ns < int(FROM.timestamp() + 3600) * 10**9]
+    assert close(rows[0].value, sum(first_hour) / len(first_hour), 1e-4)
+
+
+def test_timeseries_busiest_series_only(demo):
+    rows = run(demo, "timeseries", of="transactions", series=3).rows
+    assert len({r.series for r in rows}) == 3

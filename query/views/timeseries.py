@@ -1,0 +1,93 @@
+"""timeseries: a view as a per-interval series for charts.
+
+``of`` picks the question: ``services``, ``transactions``, ``servers`` (per host), ``external``,
+``database`` — calls, errors, error rate, rate, avg and p95 per interval, for the ``series``
+busiest keys — or ``metric``: the mean of one metric (``metric=system.cpu.utilization``) per
+interval and host/instance. The interval is chosen from the range (about 60 points) unless given.
+Span series are served from the rollups (1 h rows only when the interval is whole hours)."""
+from __future__ import annotations
+
+import dataclasses
+
+from stackeye.query.views import common, rollups
+from stackeye.query.views import sql as q
+from stackeye.query.views.base import View
+from stackeye.query.views.params import HOST, SERVICE, Param, Params, ParamError
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    time: str  # RFC 3339, start of the interval
+    series: str  # the key: service, "service route", host, "service peer", "service statement", instance
+    calls: int | None
+    errors: int | None
+    error_rate: float | None
+    rate_per_s: float | None
+    avg_ms: float | None
+    p95_ms: float | None
+    value: float | None  # of=metric: the metric's mean
+
+
+OF = Param("of", "choice", "services", "what to chart",
+           choices=("services", "transactions", "servers", "external", "database", "metric"))
+METRIC = Param("metric", help="of=metric: the metric name, e.g. system.cpu.utilization, redis.clients.connected")
+SERIES = Param("series", "int", 10, "how many series (the busiest)", minimum=1, maximum=200)
+
+# of -> (rollup, series expression over its keys, entry spans only)
+_SPAN = {
+    "services": (rollups.RED, "toString(ServiceName)", True),
+    "transactions": (rollups.RED, "concat(ServiceName, ' ', Route)", True),
+    "servers": (rollups.RED, "toString(HostName)", True),
+    "external": (rollups.EXTERNAL, "concat(ServiceName, ' ', Peer)", False),
+    "database": (rollups.DATABASE, "concat(ServiceName, ' ', Statement)", False),
+}
+
+
+def _metric(p: Params, step: int) -> str:
+    if not p["metric"]:
+        raise ParamError("metric", "required when of=metric")
+    inst = "if(Attributes['server.address'] != '', Attributes['server.address'], ResourceAttributes['host.name'])"
+    conds = q.and_all(q.in_window("TimeUnix", p.window), f"MetricName = {q.lit(p['metric'])}",
+                      common.eq("ResourceAttributes['host.name']", p["host"]))
+    return f"""
+SELECT {common.iso('t')} AS time, series, NULL AS calls, NULL AS errors, NULL AS error_rate, NULL AS rate_per_s,
+  NULL AS avg_ms, NULL AS p95_ms, round(avg(Value), 6) AS value
+FROM (SELECT TimeUnix, Value, Attributes, ResourceAttributes FROM otel_metrics_gauge WHERE {conds}
+      UNION ALL SELECT TimeUnix, Value, Attributes, ResourceAttributes FROM otel_metrics_sum WHERE {conds})
+GROUP BY {common.bucket('TimeUnix', step)} AS t, {inst} AS series
+ORDER BY series, t
+LIMIT 100000"""
+
+
+def build(p: Params, use_rollups: bool) -> str:
+    step = common.interval_seconds(p)
+    if p["of"] == "metric":
+        return _metric(p, step)
+    if step % 60:
+        if p["interval"]:
+            raise ParamError("interval", "span series have minute resolution: use a whole number of minutes")
+        step = 60
+    rollup, series, entry = _SPAN[p["of"]]
+    where = q.and_all(common.eq("ServiceName", p["service"]),
+                      common.eq("HostName", p["host"]) if rollup is rollups.RED else "")
+    states = rollups.states(rollup, p.window, where if where != "1" else "", use_rollups,
+                            hours=step % 3600 == 0, minutes=step % 60 == 0)
+    source = common.entries(states) if entry else states
+    return f"""
+SELECT {common.iso('t')} AS time, series, countMerge(Calls) AS calls, countIfMerge(Errors) AS errors,
+  {q.frac('errors', 'calls')} AS error_rate, round(calls / {step}, 6) AS rate_per_s,
+  {q.ms('sumMerge(DurationSum) / greatest(calls, 1)')} AS avg_ms,
+  {q.ms('quantilesMerge(0.5, 0.95, 0.99)(DurationQ)[2]')} AS p95_ms, NULL AS value
+FROM (SELECT *, {series} AS series FROM ({source}))
+WHERE series IN (
+  SELECT {series} AS s FROM ({source}) GROUP BY s ORDER BY countMerge(Calls) DESC, s LIMIT {int(p['series'])})
+GROUP BY {common.bucket('Bucket', step)} AS t, series
+ORDER BY series, t"""
+
+
+VIEW = View(
+    "timeseries", "any view as a per-interval series for charts (or one metric)",
+    Point, (OF, SERVICE, HOST, METRIC, SERIES, common.INTERVAL), build, uses_rollups=True,
+    examples=("stackeye query timeseries --of services --since 6h", "stackeye query timeseries --of metric "
+              "--metric system.cpu.utilization --since 1h --interval 1m"),
+)
