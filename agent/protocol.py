@@ -96,3 +96,14 @@ class ProtocolClient:
                 else:
                     log.debug("agent protocol call failed: %s", code)
                     wait = min(wait, 5.0)
+
+
+def set_config(collector: str, token: str = "", tls_ca_file: str = "", agent_id: str = "",
+               interval: float = 0.0, enabled: list[str] | None = None, replace: bool = False,
+               timeout: float = 10.0) -> agent_pb2.AgentConfig:
+    """Operators: set the central config of ``agent_id`` ("" = every agent) on the collector."""
+    with channel_for(collector, tls_ca_file) as channel:
+        stub = agent_pb2_grpc.AgentServiceStub(channel)
+        return stub.SetConfig(agent_pb2.SetConfigRequest(agent_id=agent_id, interval_seconds=interval,
+                                                         enabled_collectors=enabled or [], replace_collectors=replace),
+                              timeout=timeout, metadata=auth_metadata(token))

@@ -13,13 +13,15 @@ EPILOG = """examples:
   stackeye agent print-config > /etc/stackeye/agent.toml     # every option with its default
   stackeye agent install-service --dry-run                    # print the systemd unit
   stackeye agent install-service --config /etc/stackeye/agent.toml
+  stackeye agent set-config --collector 10.0.0.5:4317 --token $TOKEN --interval 30s --enable redis
 """
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", nargs="?", default="run", choices=["run", "print-config", "install-service"],
+    p.add_argument("action", nargs="?", default="run", choices=["run", "print-config", "install-service", "set-config"],
                    help="run (default), print-config (every option and its value as TOML), "
-                        "install-service (systemd unit running as an unprivileged user)")
+                        "install-service (systemd unit running as an unprivileged user), "
+                        "set-config (change agents' interval/collectors centrally, on the collector)")
     p.add_argument("--config", metavar="FILE", help="TOML config file (keys as in print-config); flags override it")
     p.add_argument("--collector", metavar="HOST:PORT", help="the collector's OTLP/gRPC endpoint (default 127.0.0.1:4317)")
     p.add_argument("--token", help="bearer token for the collector (or env STACKEYE_TOKEN)")
@@ -31,6 +33,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--enable", metavar="COLLECTOR", action="append", help="enable a collector, e.g. redis (repeatable)")
     p.add_argument("--disable", metavar="COLLECTOR", action="append", help="disable a collector (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="install-service: print the unit instead of installing it")
+    p.add_argument("--agent-id", default="", help="set-config: the agent to configure (default: every agent)")
+    p.add_argument("--replace-collectors", action="store_true",
+                   help="set-config: --enable lists every collector to run (others are turned off)")
 
 
 def _overrides(args) -> dict:
@@ -61,6 +66,23 @@ def run(args) -> int:
             return 0
         for line in service.install(text):
             print(line)
+        return 0
+    if args.action == "set-config":
+        import grpc
+
+        from stackeye.agent import protocol
+
+        interval = agent_config.parse_duration(args.interval, "interval") if args.interval else 0.0
+        try:
+            cfg_out = protocol.set_config(cfg.collector, cfg.token, cfg.tls_ca_file, args.agent_id, interval,
+                                          args.enable or [], args.replace_collectors)
+        except grpc.RpcError as err:
+            print(f"stackeye agent set-config: the collector {cfg.collector} answered {err.code().name}: "
+                  f"{err.details()}", file=sys.stderr)
+            return 1
+        print(f"central config v{cfg_out.version} for {args.agent_id or 'every agent'}: "
+              f"interval={cfg_out.interval_seconds:g}s collectors={list(cfg_out.enabled_collectors)}"
+              f"{' (replace)' if cfg_out.replace_collectors else ''}")
         return 0
     from stackeye.agent.runtime import Agent
 

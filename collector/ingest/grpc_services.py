@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 SERVICES: list[str] = [
+    "stackeye.collector.ingest.agent_service:mount",  # stackeye.agent.v1 (host agents)
 ]
 
 

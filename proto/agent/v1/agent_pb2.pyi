@@ -79,3 +79,15 @@ class AgentConfig(_message.Message):
     enabled_collectors: _containers.RepeatedScalarFieldContainer[str]
     replace_collectors: bool
     def __init__(self, version: _Optional[int] = ..., interval_seconds: _Optional[float] = ..., enabled_collectors: _Optional[_Iterable[str]] = ..., replace_collectors: _Optional[bool] = ...) -> None: ...
+
+class SetConfigRequest(_message.Message):
+    __slots__ = ("agent_id", "interval_seconds", "enabled_collectors", "replace_collectors")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_COLLECTORS_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_COLLECTORS_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    interval_seconds: float
+    enabled_collectors: _containers.RepeatedScalarFieldContainer[str]
+    replace_collectors: bool
+    def __init__(self, agent_id: _Optional[str] = ..., interval_seconds: _Optional[float] = ..., enabled_collectors: _Optional[_Iterable[str]] = ..., replace_collectors: _Optional[bool] = ...) -> None: ...

@@ -49,6 +49,11 @@ class AgentServiceStub:
                 request_serializer=stackeye_dot_proto_dot_agent_dot_v1_dot_agent__pb2.GetConfigRequest.SerializeToString,
                 response_deserializer=stackeye_dot_proto_dot_agent_dot_v1_dot_agent__pb2.AgentConfig.FromString,
                 _registered_method=True)
+        self.SetConfig = channel.unary_unary(
+                '/stackeye.agent.v1.AgentService/SetConfig',
+                request_serializer=stackeye_dot_proto_dot_agent_dot_v1_dot_agent__pb2.SetConfigRequest.SerializeToString,
+                response_deserializer=stackeye_dot_proto_dot_agent_dot_v1_dot_agent__pb2.AgentConfig.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -72,6 +77,13 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetConfig(self, request, context):
+        """Operators: set the central config of one agent (agent_id) or of every agent (agent_id "").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -88,6 +100,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
             'GetConfig': grpc.unary_unary_rpc_method_handler(
                     servicer.GetConfig,
                     request_deserializer=stackeye_dot_proto_dot_agent_dot_v1_dot_agent__pb2.GetConfigRequest.FromString,
+                    response_serializer=stackeye_dot_proto_dot_agent_dot_v1_dot_agent__pb2.AgentConfig.SerializeToString,
+            ),
+            'SetConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetConfig,
+                    request_deserializer=stackeye_dot_proto_dot_agent_dot_v1_dot_agent__pb2.SetConfigRequest.FromString,
                     response_serializer=stackeye_dot_proto_dot_agent_dot_v1_dot_agent__pb2.AgentConfig.SerializeToString,
             ),
     }
@@ -171,6 +188,33 @@ class AgentService:
             target,
             '/stackeye.agent.v1.AgentService/GetConfig',
             stackeye_dot_proto_dot_agent_dot_v1_dot_agent__pb2.GetConfigRequest.SerializeToString,
+            stackeye_dot_proto_dot_agent_dot_v1_dot_agent__pb2.AgentConfig.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackeye.agent.v1.AgentService/SetConfig',
+            stackeye_dot_proto_dot_agent_dot_v1_dot_agent__pb2.SetConfigRequest.SerializeToString,
             stackeye_dot_proto_dot_agent_dot_v1_dot_agent__pb2.AgentConfig.FromString,
             options,
             channel_credentials,
