@@ -21,6 +21,7 @@ from stackeye.collector.storage.base import QueryError, QueryLimits, QueryResult
 from stackeye.collector.storage.migrations import MIGRATIONS_TABLE, SchemaOptions, apply_migrations
 from stackeye.collector.storage.otlp_schema import write_schema
 from stackeye.collector.storage.url import StorageURL
+from stackeye.collector.writer.complex_values import normalize
 
 log = logging.getLogger("stackeye.storage")
 
@@ -111,14 +112,26 @@ class ChdbStorage:
         try:
             with open(path, "wb") as f:
                 f.write(length_delimited(payloads))
-            with self._wlock:
-                for stmt in engine_flatten.STATEMENTS[signal]:
-                    self._exec(self._wconn, stmt.render(path, self._schema_path, token))
+            try:
+                self._insert_file(signal, path, token)
+            except StorageError as exc:
+                if engine_flatten.COMPLEX_VALUE_MARK not in str(exc):
+                    raise
+                # some AnyValue is an array or a map: render those as JSON and insert again (same
+                # token: a statement that already went through is deduplicated, not doubled)
+                with open(path, "wb") as f:
+                    f.write(length_delimited([normalize(signal, p) for p in payloads]))
+                self._insert_file(signal, path, token)
         finally:
             try:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+
+    def _insert_file(self, signal: Signal, path: str, token: str) -> None:
+        with self._wlock:
+            for stmt in engine_flatten.STATEMENTS[signal]:
+                self._exec(self._wconn, stmt.render(path, self._schema_path, token))
 
     def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None) -> QueryResult:
         if limits is not None and limits != self.limits:

@@ -7,8 +7,8 @@ per-span Python runs on this path (see shared/notes: ≈ 250k spans/s vs ≈ 85k
 
 Values are rendered as the OpenTelemetry Collector's ClickHouse exporter renders them: ids as
 lower-case hex, kinds/status as ``Server``/``Error``…, attribute values as strings (ints in
-decimal, bools ``true``/``false``, bytes in base64; arrays and maps as JSON, done before the
-insert by :mod:`stackeye.collector.writer.complex_values`).
+decimal, bools ``true``/``false``, bytes in base64; arrays and maps as JSON, rendered in Python
+by :mod:`stackeye.collector.writer.complex_values` for the rare batches that carry them).
 """
 from __future__ import annotations
 
@@ -71,6 +71,11 @@ def _metrics_structure(kind: str) -> str:
 
 
 # --- expressions -----------------------------------------------------------------------------
+# An array or map value stops the insert with this message (nothing is written: a batch is one
+# block); the storage then renders those values as JSON in Python and inserts again. Detecting
+# them here costs nothing on the common path, unlike scanning every request in Python first.
+COMPLEX_VALUE_MARK = "stackeye: array or map attribute values present"
+
 def any_value_str(v: str) -> str:
     """SQL rendering an AnyValue tuple expression as the exporter's string."""
     return (
@@ -78,7 +83,9 @@ def any_value_str(v: str) -> str:
         f"{v}.value = 'int_value', toString({v}.int_value), "
         f"{v}.value = 'double_value', toString({v}.double_value), "
         f"{v}.value = 'bool_value', if({v}.bool_value, 'true', 'false'), "
-        f"{v}.value = 'bytes_value', base64Encode({v}.bytes_value), '')"
+        f"{v}.value = 'bytes_value', base64Encode({v}.bytes_value), "
+        f"{v}.value IN ('array_value', 'kvlist_value'), toString(throwIf({v}.value IN ('array_value', 'kvlist_value'), "
+        f"'{COMPLEX_VALUE_MARK}')), '')"
     )
 
 

@@ -1,7 +1,7 @@
 """The writer: queue → storage, one batch at a time, committing only after ClickHouse has it.
 
-Loop: read a batch (size- and time-bounded) → mark it in flight → per signal, rewrite complex
-attribute values and insert with the batch's token → commit. If the storage is down, retry the
+Loop: read a batch (size- and time-bounded) → mark it in flight → per signal, insert with the
+batch's token → commit. If the storage is down, retry the
 same batch with capped exponential backoff (the queue holds the backlog; ingest applies
 back-pressure when it fills). If the storage refuses a batch for good, insert its records one by
 one and set aside only those refused (dead letters, counted), so one bad request never blocks the
@@ -20,7 +20,6 @@ from stackeye.collector.queue.base import Batch, Queue, Record
 from stackeye.collector.signals import Signal
 from stackeye.collector.storage.base import Storage, StorageError
 from stackeye.collector.telemetry import PipelineMetrics
-from stackeye.collector.writer.complex_values import normalize
 
 log = logging.getLogger("stackeye.writer")
 
@@ -99,7 +98,7 @@ class Writer:
         return True
 
     def _insert_group(self, signal: Signal, records: list[Record], token: str) -> None:
-        payloads = [normalize(signal, r.payload) for r in records]
+        payloads = [r.payload for r in records]
         if self._retrying(lambda: self.storage.insert_otlp(signal, payloads, token)):
             self.metrics.written_rows.labels(signal=signal.name.lower()).inc(sum(r.items for r in records))
             return

@@ -9,11 +9,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from support.otlp_builders import add_attrs, logs_request, set_value, spans_request
 
 from stackeye.collector.signals import Signal
-from stackeye.collector.writer.complex_values import normalize
 
 
 def _insert(storage, signal, *requests, token="t"):
-    storage.insert_otlp(signal, [normalize(signal, r.SerializeToString()) for r in requests], token)
+    storage.insert_otlp(signal, [r.SerializeToString() for r in requests], token)
 
 
 def rows(storage, sql):
@@ -173,3 +172,27 @@ def test_every_metric_type(chdb_storage):
             er["NegativeOffset"], er["NegativeBucketCounts"]) == (4, 2, 1, 3, [1, 2], -1, [0])
     [qr] = rows(st, "SELECT * FROM otel_metrics_summary")
     assert (qr["Count"], qr["Sum"], qr["ValueAtQuantiles.Quantile"], qr["ValueAtQuantiles.Value"]) == (10, 55, [0.5, 0.99], [5, 9.9])
+
+
+def test_one_request_with_an_array_value_among_many_writes_every_row_once(chdb_storage):
+    st = chdb_storage()
+    reqs = [spans_request("svc", 200) for _ in range(10)]
+    reqs[7].resource_spans[0].scope_spans[0].spans[3].attributes.add(key="tags").value.array_value.values.add().string_value = "x"
+    _insert(st, Signal.TRACES, *reqs)
+    assert rows(st, "SELECT count() AS n FROM otel_traces")[0]["n"] == 2000
+    assert rows(st, "SELECT SpanAttributes['tags'] AS t FROM otel_traces WHERE mapContains(SpanAttributes, 'tags')") == [{"t": '["x"]'}]
+
+
+def test_metrics_with_a_map_value_in_one_table_only_are_not_doubled(chdb_storage):
+    st = chdb_storage()
+    req = ExportMetricsServiceRequest()
+    rm = req.resource_metrics.add()
+    add_attrs(rm.resource.attributes, {"service.name": "m"})
+    sm = rm.scope_metrics.add()
+    now = time.time_ns()
+    sm.metrics.add(name="g").gauge.data_points.add(time_unix_nano=now, as_double=1.0)
+    p = sm.metrics.add(name="h").histogram.data_points.add(time_unix_nano=now, count=1, sum=1.0)
+    add_attrs(p.attributes, {"labels": {"k": "v"}})
+    _insert(st, Signal.METRICS, req)
+    assert rows(st, "SELECT count() AS n FROM otel_metrics_gauge")[0]["n"] == 1
+    assert rows(st, "SELECT Attributes FROM otel_metrics_histogram") == [{"Attributes": {"labels": '{"k":"v"}'}}]
