@@ -53,7 +53,8 @@ def load_one(entry_point, **kwargs) -> str:
             return "missing"
         cls = _replacement(name) or entry_point.load()
         instrumentor = cls()
-        instrumentor.instrument(skip_dep_check=True, **{**INSTRUMENTOR_KWARGS.get(name, {}), **kwargs})
+        options = {**INSTRUMENTOR_KWARGS.get(name, {}), **kwargs, "skip_dep_check": True}
+        instrumentor.instrument(**options)
         _INSTRUMENTED[name] = instrumentor
         return "ok"
     except ModuleNotFoundError:

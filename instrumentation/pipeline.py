@@ -170,17 +170,25 @@ def build(cfg: Config) -> Pipeline:
     return pipe
 
 
-def refresh_process_attributes(resource: Resource) -> None:
-    """After ``fork()``: the child's pid/ppid in the (shared, otherwise immutable) resource.
+def refresh_process_attributes(pipe: Pipeline) -> None:
+    """After ``fork()``: the child's pid/ppid in every resource the providers hand out.
 
-    Every tracer, meter and logger holds this one Resource object, so updating it in place is
-    what makes a pre-fork worker's telemetry say which worker it came from.
+    Tracers, meters and loggers hold their provider's Resource object (the SDK's own fork hook
+    may already have swapped the tracer provider's for a merged copy), so each current object is
+    updated in place: that is what makes a pre-fork worker's telemetry say which worker it is.
     """
-    try:
-        inner = resource._attributes  # BoundedAttributes
-        store = getattr(inner, "_dict", None)
-        if store is not None and "process.pid" in store:
-            store["process.pid"] = os.getpid()
-            store["process.parent_pid"] = os.getppid()
-    except Exception:
-        pass
+    resources = [pipe.resource]
+    if pipe.tracer_provider is not None:
+        resources.append(pipe.tracer_provider.resource)
+    if pipe.logger_provider is not None:
+        resources.append(getattr(pipe.logger_provider, "resource", None))
+    if pipe.meter_provider is not None:
+        resources.append(getattr(getattr(pipe.meter_provider, "_sdk_config", None), "resource", None))
+    for resource in {id(r): r for r in resources if r is not None}.values():
+        try:
+            store = getattr(resource._attributes, "_dict", None)  # BoundedAttributes
+            if store is not None and "process.pid" in store:
+                store["process.pid"] = os.getpid()
+                store["process.parent_pid"] = os.getppid()
+        except Exception:
+            pass

@@ -57,7 +57,7 @@ def install(pipe: Pipeline) -> None:
 
 
 def _after_fork_in_child(pipe: Pipeline) -> None:
-    refresh_process_attributes(pipe.resource)
+    refresh_process_attributes(pipe)
     for exp in pipe.exporters:
         exp.reset_after_fork()
 

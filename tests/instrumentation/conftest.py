@@ -88,11 +88,13 @@ class App:
 
 @pytest.fixture
 def launch(tmp_path, downstream):
-    """``launch(argv, service=..., endpoint=..., **env)`` -> a started :class:`App`; stopped after the test."""
+    """``launch(argv or argv(port), endpoint, service=None, **env)`` -> a started :class:`App` (killed after)."""
     apps: list[App] = []
 
-    def start(argv: list[str], endpoint: str, service: str | None = None, **env) -> App:
+    def start(argv, endpoint: str, service: str | None = None, **env) -> App:
         port = free_port()
+        if callable(argv):  # argv(port) for servers that take the port on their command line
+            argv = argv(port)
         full_env = dict(os.environ, PORT=str(port), DOWNSTREAM_URL=downstream, STACKEYE_ENDPOINT=endpoint,
                         PYTHONUNBUFFERED="1", **{k: str(v) for k, v in env.items()})
         if service:
@@ -104,11 +106,3 @@ def launch(tmp_path, downstream):
     yield start
     for app in apps:
         app.stop(sig=signal.SIGKILL)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def python(script: str) -> list[str]:
-    return [sys.executable, os.path.join(APPS, script)]

@@ -53,6 +53,19 @@ def order(order_id):
     return {"item": row[0] if row else None, "downstream": status}
 
 
+@app.get("/pid")
+def pid():
+    time.sleep(0.05)
+    return {"pid": os.getpid()}
+
+
+@app.get("/stats")
+def stats():
+    import stackeye.instrumentation as se
+
+    return se.stats()
+
+
 @app.get("/boom")
 def boom():
     raise RuntimeError("checkout exploded")
