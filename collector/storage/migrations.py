@@ -23,6 +23,7 @@ class SchemaOptions:
     ttl_days: int = 7  # retention of raw telemetry
     cluster: str = ""  # render ON CLUSTER and Replicated engines when set
     dedup_window: int = 1000  # inserts remembered for deduplication on plain MergeTree
+    distributed: bool = True  # with cluster: tables become <name>_local, <name> a Distributed table over them
 
     def __post_init__(self):
         if self.ttl_days < 1:
@@ -56,7 +57,62 @@ class Migration:
 
     def statements(self, options: SchemaOptions) -> list[str]:
         rendered = string.Template(self.sql).substitute(options.substitutions())
-        return split_statements(rendered)
+        statements = split_statements(rendered)
+        if options.cluster:
+            statements = [_replicated_engine_names(s) for s in statements]
+            if options.distributed:
+                statements = distribute(statements, options.cluster)
+        return statements
+
+
+# --- cluster mode: Replicated*MergeTree local tables, Distributed tables under the usual names ----
+_ENGINE_FAMILY = re.compile(r"\b(Aggregating|Replacing|Summing|Collapsing|VersionedCollapsing)ReplicatedMergeTree\b")
+_CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)( ON CLUSTER \w+)?", re.I)
+_CREATE_VIEW = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)( ON CLUSTER \w+)?", re.I)
+_VIEW_TARGET = re.compile(r"\bTO (\w+)")
+_VIEW_SOURCE = re.compile(r"\bFROM ((?:otel|stackeye)_\w+)\b")
+LOCAL_SUFFIX = "_local"
+# How rows of the tables the writer inserts into are spread over shards: by content, so that a
+# replayed batch lands on the same shards (its deduplication token matches there).
+SHARDING_KEYS = {
+    "otel_traces": "cityHash64(TraceId)",
+    "otel_traces_trace_id_ts": "cityHash64(TraceId)",
+    "otel_logs": "cityHash64(ServiceName, TraceId, Timestamp)",
+    **{f"otel_metrics_{k}": "cityHash64(ServiceName, MetricName, TimeUnix)"
+       for k in ("gauge", "sum", "histogram", "exponential_histogram", "summary")},
+}
+
+
+def _replicated_engine_names(stmt: str) -> str:
+    """``Aggregating$engine`` renders ``AggregatingReplicatedMergeTree``: ClickHouse calls it
+    ``ReplicatedAggregatingMergeTree``."""
+    return _ENGINE_FAMILY.sub(r"Replicated\1MergeTree", stmt)
+
+
+def distribute(statements: list[str], cluster: str) -> list[str]:
+    """Each table becomes ``<name>_local`` (replicated, on every node) plus ``<name>``, a Distributed
+    table over it; materialized views read and write the local tables, so each shard rolls up its
+    own rows. Queries and inserts keep using the exporter's table names."""
+    out = []
+    for stmt in statements:
+        table = _CREATE_TABLE.match(stmt)
+        view = _CREATE_VIEW.match(stmt)
+        if table and "ENGINE" in stmt.upper() and " AS " not in stmt.split("(")[0]:
+            name = table.group(1)
+            local = name + LOCAL_SUFFIX
+            out.append(stmt.replace(table.group(0), f"CREATE TABLE IF NOT EXISTS {local} ON CLUSTER {cluster}", 1))
+            key = SHARDING_KEYS.get(name, "rand()")
+            out.append(
+                f"CREATE TABLE IF NOT EXISTS {name} ON CLUSTER {cluster} AS {local} "
+                f"ENGINE = Distributed({cluster}, currentDatabase(), {local}, {key})"
+            )
+        elif view:
+            stmt = _VIEW_TARGET.sub(lambda m: f"TO {m.group(1)}{LOCAL_SUFFIX}", stmt, count=1)
+            stmt = _VIEW_SOURCE.sub(lambda m: f"FROM {m.group(1)}{LOCAL_SUFFIX}", stmt)
+            out.append(stmt)
+        else:
+            out.append(stmt)
+    return out
 
 
 def split_statements(sql: str) -> list[str]:
