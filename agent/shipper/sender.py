@@ -101,7 +101,8 @@ class Shipper:
             self.queue.wait_empty(drain_timeout)
         self._stop.set()
         self.queue.wake()
-        self._thread.join(timeout=max(self.sender.timeout, 1) + 5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=max(self.sender.timeout, 1) + 5)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -79,3 +79,31 @@ def test_middleware_down_reports_up_0_and_never_raises(name, caplog):
     ups = [p for p in points if p.name == f"{name}.up"]
     assert len(ups) == 1 and ups[0].value == 0
     assert any(name in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_hung_middleware_never_blocks_the_cycle(make_config):
+    """A server that accepts and never answers: the collector times out, reports up=0, the
+    agent's cycle still completes with the host metrics."""
+    import socket
+
+    from stackeye.agent.runtime import Agent
+
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        port = hung.getsockname()[1]
+        agent = Agent(make_config(collector="127.0.0.1:9", collectors={
+            "redis": {"enabled": True, "url": f"redis://127.0.0.1:{port}", "timeout": "1s"}}))
+        try:
+            agent.collect_once()
+            _, _, payload = agent.queue.peek()
+        finally:
+            agent.stop(drain_timeout=0)
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    metrics = {m.name: m for m in ExportMetricsServiceRequest.FromString(payload).resource_metrics[0].scope_metrics[0].metrics}
+    assert metrics["redis.up"].gauge.data_points[0].as_double == 0
+    assert "system.memory.usage" in metrics
+    success = {dp.attributes[0].value.string_value: dp.as_double
+               for dp in metrics["stackeye.agent.collector.success"].gauge.data_points}
+    assert success["redis"] == 0 and success["memory"] == 1

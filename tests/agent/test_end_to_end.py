@@ -37,9 +37,11 @@ def test_host_metrics_arrive_with_host_resource(stackeye_up, make_config):
     res = rows[0]["r"]
     assert res["host.name"] and res["host.id"] and res["os.type"] == "linux"
     assert {"system.cpu.load_average.1m", "system.memory.utilization", "stackeye.agent.memory.rss",
-            "stackeye.agent.collector.duration"} <= set(rows[0]["names"])
+            "stackeye.agent.cpu.utilization", "stackeye.agent.queue.depth", "stackeye.agent.collector.duration",
+            "stackeye.agent.collector.success"} <= set(rows[0]["names"]), "host metrics and self-telemetry"
     sums = stackeye_up.sql("SELECT DISTINCT MetricName FROM otel_metrics_sum WHERE ResourceAttributes['env'] = 'e2e-host'")
-    assert {"system.network.io", "system.cpu.time", "system.memory.usage"} <= {r["MetricName"] for r in sums}
+    assert {"system.network.io", "system.cpu.time", "system.memory.usage", "stackeye.agent.sent",
+            "stackeye.agent.dropped"} <= {r["MetricName"] for r in sums}
 
 
 def test_collector_down_then_back_everything_arrives_once_in_order(tmp_path, make_config):
