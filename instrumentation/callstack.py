@@ -50,10 +50,11 @@ _INTERNAL = (os.sep + "opentelemetry" + os.sep, os.sep + "wrapt" + os.sep,
 
 
 class _Capture:
-    __slots__ = ("span", "samples", "prev", "client", "prev_client", "truncated")
+    __slots__ = ("span", "samples", "prev", "client", "prev_client", "truncated", "last")
 
     def __init__(self, span):
         self.span = span
+        self.last = time.perf_counter()
         self.samples: list = []  # (labels tuple, first new-call depth, leaf label or None)
         self.prev: list = []  # frame objects of the previous sample, outermost first
         self.client = None  # innermost open CLIENT span started on this thread
@@ -178,8 +179,10 @@ class CallstackProcessor(SpanProcessor):
                 new_at += 1
             client = cap.client
             leaf = self._client_label(client) if client is not None else None
+            now = time.perf_counter()
             cap.samples.append((tuple(self._labels[f.f_code] for f in stack), new_at,
-                                (leaf, client is not cap.prev_client) if leaf else None))
+                                (leaf, client is not cap.prev_client) if leaf else None, now - cap.last))
+            cap.last = now
             cap.prev = stack
             cap.prev_client = client
 
@@ -218,10 +221,13 @@ class CallstackProcessor(SpanProcessor):
 def build_tree(samples, duration_ms: float, root_name: str) -> dict:
     """Merge samples into a tree of ``{signature, total_ms, self_ms, calls, kind?, children?}`` nodes.
 
-    Each sample is ``(frame labels outermost first, depth from which the calls are new, leaf)``
-    where ``leaf`` is ``None``, a label, or ``(label, is_new_call)``. Every sample weighs
-    ``duration_ms / len(samples)``, so shares always add up to the span's duration. The frames
-    common to every sample are trimmed down to the deepest one.
+    Each sample is ``(frame labels outermost first, depth from which the calls are new, leaf[,
+    weight])`` where ``leaf`` is ``None``, a label, or ``(label, is_new_call)``, and ``weight`` is
+    the wall time since the previous sample (default 1): a sample stands for the time before it.
+    This matters because the sampler needs the GIL: it gets it at once while the request waits on
+    I/O but only at the next switch interval while the request computes, so samples are sparser
+    in CPU-bound code. Weights are scaled so shares always add up to the span's duration. The
+    frames common to every sample are trimmed down to the deepest one.
     """
     if not samples:
         return {"signature": root_name, "total_ms": round(duration_ms, 3), "self_ms": round(duration_ms, 3),
@@ -233,7 +239,11 @@ def build_tree(samples, duration_ms: float, root_name: str) -> dict:
         common += 1
     cut = max(0, common - 1)
     root = {"f": root_name, "t": 0, "s": 0, "n": 1, "c": {}}
-    for labels, new_at, leaf in samples:
+    total = 0.0
+    for sample in samples:
+        labels, new_at, leaf = sample[:3]
+        w = sample[3] if len(sample) > 3 else 1
+        total += w
         path = list(labels[cut:])
         kinds = ["py"] * len(path)
         fresh = [i + cut >= new_at for i in range(len(path))]
@@ -243,7 +253,7 @@ def build_tree(samples, duration_ms: float, root_name: str) -> dict:
             kinds.append("sql" if label.startswith("SQL: ") else "call")
             fresh.append(is_new or (fresh[-1] if fresh else True))
         node = root
-        node["t"] += 1
+        node["t"] += w
         for label, kind, new in zip(path, kinds, fresh):
             child = node["c"].get(label)
             if child is None:
@@ -251,11 +261,11 @@ def build_tree(samples, duration_ms: float, root_name: str) -> dict:
                 new = True
             if new:
                 child["n"] += 1
-            child["t"] += 1
+            child["t"] += w
             node = child
-        node["s"] += 1
-    scale = duration_ms / len(samples)
-    return _finish(root, scale, max(1, int(len(samples) * MIN_SHARE)))
+        node["s"] += w
+    scale = duration_ms / total if total > 0 else 0.0
+    return _finish(root, scale, total * MIN_SHARE)
 
 
 def _finish(node: dict, scale: float, min_samples: int) -> dict:

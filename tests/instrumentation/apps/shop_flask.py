@@ -83,10 +83,20 @@ def wait_for_supplier(ms):
     time.sleep(ms / 1000)
 
 
+def load_report():
+    conn = sqlite3.connect(DB)
+    cur = conn.cursor()
+    cur.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) "
+                "SELECT count(*) FROM c")
+    cur.fetchone()
+    conn.close()
+
+
 @app.get("/slow")
 def slow():
     crunch_numbers(400)
     wait_for_supplier(200)
+    load_report()
     return "slow"
 
 
