@@ -18,6 +18,8 @@ COMMANDS = [
     "query",
     "demo-data",
     "agent",
+    "collector",
+    "writer",
 ]
 
 EPILOG = """examples:

@@ -8,6 +8,7 @@ EPILOG = """examples:
   stackeye migrate                                          # ./stackeye-data/clickhouse (chDB)
   stackeye migrate --clickhouse chdb:///var/lib/stackeye/clickhouse --retention-days 30
   stackeye migrate --clickhouse clickhouse://admin:pw@ch1:9000/otel
+  stackeye migrate --clickhouse clickhouse://admin:pw@ch1:9000/otel --cluster otel3   # see docs/cluster.md
 """
 
 
@@ -17,6 +18,8 @@ def configure(parser) -> None:
     parser.add_argument("--data-dir", default=os.environ.get("STACKEYE_DATA_DIR", "./stackeye-data"),
                         help="used for the default storage URL")
     parser.add_argument("--retention-days", type=int, default=7, help="TTL of raw telemetry (default: 7)")
+    parser.add_argument("--cluster", metavar="NAME", default="",
+                        help="ClickHouse cluster: ON CLUSTER DDL, Replicated <table>_local tables, Distributed <table>")
 
 
 def run(args) -> int:
@@ -28,7 +31,7 @@ def run(args) -> int:
 
     url = args.clickhouse or "chdb://" + os.path.abspath(os.path.join(args.data_dir, "clickhouse"))
     try:
-        storage = open_storage(url, SchemaOptions(ttl_days=args.retention_days))
+        storage = open_storage(url, SchemaOptions(ttl_days=args.retention_days, cluster=args.cluster))
     except StorageURLError as exc:
         raise UsageError(str(exc)) from None
     except StorageError as exc:

@@ -33,7 +33,7 @@ import threading
 import time
 from typing import Iterable, Mapping, Sequence
 
-from stackeye.collector.queue.base import Batch, QueueUnavailable, Record
+from stackeye.collector.queue.base import Batch, QueueFull, QueueUnavailable, Record
 from stackeye.collector.signals import Signal, count_items
 
 log = logging.getLogger("stackeye.queue.kafka")
@@ -57,8 +57,9 @@ class KafkaConfigError(ValueError):
     """Bad --kafka / --topics value: the message says what a good one looks like."""
 
 
-class RecordTooLarge(ValueError):
-    """One item (a single span, log record or data point) is larger than Kafka's message size."""
+class RecordTooLarge(QueueFull):
+    """One item (a single span, log record or data point) is larger than Kafka's message size.
+    A :class:`QueueFull` so that ingest answers RESOURCE_EXHAUSTED (HTTP 413/503) with this message."""
 
 
 def parse_brokers(text: str) -> tuple[str, ...]:
@@ -154,6 +155,8 @@ class KafkaQueue:
         self._limits = (10_000, 16 << 20)
         self._max_wait = 1.0
         self.dead_lettered = 0
+        self._lag = (0, 0)
+        self._lag_at = 0.0
         self._closed = False
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -360,6 +363,7 @@ class KafkaQueue:
         self._limits = (max(1, max_records), max(1, max_bytes))
         self._max_wait = max_wait_s
         deadline = time.monotonic() + max_wait_s
+        self._refresh_lag()
         while True:
             final = time.monotonic() >= deadline
             tp = self._ready_partition(final)
@@ -530,7 +534,17 @@ class KafkaQueue:
 
     # -- the rest of Queue -----------------------------------------------------------------------
     def depth(self) -> tuple[int, int]:
-        """(records not yet committed on this writer's partitions, bytes buffered here)."""
+        """(records not yet committed on this writer's partitions, bytes buffered here), as of the
+        last read (at most ~5 s old): safe to call from any thread, the consumer is not."""
+        return self._lag
+
+    def _refresh_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_at >= 5.0:
+            self._lag_at = now
+            self._lag = self._compute_depth()
+
+    def _compute_depth(self) -> tuple[int, int]:
         buffered = sum(self._buf_bytes.values())
         if self._consumer is None:
             return 0, buffered

@@ -223,7 +223,9 @@ class NativeStorage:
             ("insert_deduplicate", 1),
             ("insert_deduplication_token", token),
             ("deduplicate_blocks_in_dependent_materialized_views", 1),
-        ) if k in self._insert_settings()}
+            # cluster: a Distributed insert returns only once every shard has its rows
+            ("insert_distributed_sync", 1 if self.schema.cluster else 0),
+        ) if k in self._insert_settings() and (v or k != "insert_distributed_sync")}
         for table, cols in tables.items():
             names = self.columns.get(table) or tuple(cols)
             if table in self.columns and not self.columns[table]:
@@ -238,11 +240,12 @@ class NativeStorage:
         """The deduplication settings this server knows (all of them from MIN_SERVER_VERSION on;
         only a server admitted with a lower ``min_version`` lacks some, and is warned about)."""
         if self._known_settings is None:
-            wanted = ("insert_deduplicate", "insert_deduplication_token", "deduplicate_blocks_in_dependent_materialized_views")
+            wanted = ("insert_deduplicate", "insert_deduplication_token", "deduplicate_blocks_in_dependent_materialized_views",
+                      "insert_distributed_sync")
             rows = self._run("read settings", lambda c: c.execute(
                 "SELECT name FROM system.settings WHERE name IN %(names)s", {"names": wanted}))
             self._known_settings = frozenset(r[0] for r in rows)
-            missing = sorted(set(wanted) - self._known_settings)
+            missing = sorted(set(wanted[:3]) - self._known_settings)
             if missing:
                 log.warning("ClickHouse %s does not know %s: replayed batches may be written twice",
                             _version_str(self.server_version), ", ".join(missing))

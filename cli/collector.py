@@ -1,0 +1,152 @@
+"""``stackeye collector``: stateless OTLP ingest into Kafka (cluster mode). Run many behind a load balancer.
+
+    OTLP gRPC/HTTP → Receiver → KafkaQueue (acks=all) ; HTTP: /api/v1/health, /metrics
+
+A request is answered OK only after every Kafka replica acknowledged it; Kafka unreachable →
+UNAVAILABLE (HTTP 503) with the reason, so clients retry. ``stackeye writer`` moves the topics into
+ClickHouse.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+HELP = "OTLP in, Kafka out (cluster mode; run N of them, stateless)"
+EPILOG = """examples:
+  stackeye collector --kafka kafka1:9092,kafka2:9092                 # OTLP/gRPC on 127.0.0.1:4317
+  stackeye collector --kafka kafka1:9092 --otlp-grpc 0.0.0.0:4317 --otlp-http 0.0.0.0:4318 --http 0.0.0.0:8081
+  stackeye collector --kafka kafka1:9092 --topics traces=prod_spans,metrics=prod_metrics,logs=prod_logs
+
+Topics default to otlp_spans, otlp_metrics, otlp_logs (what the OpenTelemetry Collector's Kafka
+exporter writes, otlp_proto encoding). Then: stackeye writer --kafka … --clickhouse URL
+"""
+
+log = logging.getLogger("stackeye.collector")
+
+
+def add_kafka_flags(parser) -> None:
+    """Flags shared by ``collector`` and ``writer``."""
+    parser.add_argument("--kafka", metavar="BROKERS", required=True,
+                        help="bootstrap brokers, host:port[,host:port…]")
+    parser.add_argument("--topics", metavar="MAP", default="",
+                        help="traces=NAME,metrics=NAME,logs=NAME (default: otlp_spans, otlp_metrics, otlp_logs)")
+    parser.add_argument("--partitions", type=int, default=6,
+                        help="partitions of topics created when missing (default: 6)")
+    parser.add_argument("--max-message-bytes", type=int, default=1_000_000,
+                        help="the brokers' message.max.bytes; larger requests are split (default: 1000000)")
+    parser.add_argument("--http", metavar="HOST:PORT", default=None,
+                        help="serve /api/v1/health and /metrics here (default: off)")
+
+
+def kafka_config(args, **extra):
+    """The KafkaConfig of the flags; bad values → UsageError (exit 2)."""
+    from stackeye.cli.errors import UsageError
+    from stackeye.collector.queue.kafka import KafkaConfig, KafkaConfigError, parse_brokers, parse_topics
+
+    try:
+        return KafkaConfig(brokers=parse_brokers(args.kafka), topics=parse_topics(args.topics),
+                           partitions=args.partitions, max_message_bytes=args.max_message_bytes, **extra).validate()
+    except KafkaConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_address(flag: str, value: str | None) -> None:
+    from stackeye.cli.errors import UsageError
+
+    if value is None:
+        return
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"bad {flag} {value!r}: expected HOST:PORT, e.g. 0.0.0.0:8081")
+
+
+def status_server(address: str, health, metrics):
+    """``GET /api/v1/health`` (JSON from ``health()``, 503 unless status is ok) and ``GET /metrics``."""
+    from stackeye.collector.http import HTTPServer, Response, Router
+
+    router = Router()
+
+    @router.route("GET", "/api/v1/health")
+    def _health(req):
+        doc = health()
+        return Response.json(doc, 200 if doc.get("status") == "ok" else 503)
+
+    @router.route("GET", "/metrics")
+    def _metrics(req):
+        return Response(200, metrics.prometheus_text(), "text/plain; version=0.0.4")
+
+    return HTTPServer(router, address, "status")
+
+
+def wait_for_signal() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def configure(parser) -> None:
+    add_kafka_flags(parser)
+    parser.add_argument("--otlp-grpc", metavar="HOST:PORT", default="127.0.0.1:4317",
+                        help="OTLP/gRPC listen address (default: 127.0.0.1:4317)")
+    parser.add_argument("--otlp-http", metavar="HOST:PORT", default=None,
+                        help="OTLP/HTTP listen address (default: off)")
+    parser.add_argument("--token", action="append", default=[], metavar="TOKEN[=TENANT]",
+                        help="require this bearer token (repeatable); the tenant goes into the record headers")
+    parser.add_argument("--max-request-bytes", type=int, default=16 << 20,
+                        help="largest OTLP request accepted, decompressed (default: 16777216)")
+    parser.add_argument("--produce-timeout", type=float, default=10.0,
+                        help="seconds to wait for Kafka's acknowledgement before answering UNAVAILABLE (default: 10)")
+
+
+def run(args) -> int:
+    from stackeye.collector import __version__
+    from stackeye.collector.ingest.otlp_grpc import OtlpGrpcServer
+    from stackeye.collector.ingest.receiver import Authenticator, IngestLimits, Receiver
+    from stackeye.collector.queue.base import QueueUnavailable
+    from stackeye.collector.queue.kafka import KafkaQueue
+    from stackeye.collector.telemetry import PipelineMetrics
+
+    config = kafka_config(args, produce_timeout_s=args.produce_timeout)
+    for flag, value in (("--otlp-grpc", args.otlp_grpc), ("--otlp-http", args.otlp_http), ("--http", args.http)):
+        check_address(flag, value)
+    queue = KafkaQueue(config)
+    try:
+        queue.ensure_topics()
+    except QueueUnavailable as exc:  # not fatal: requests get UNAVAILABLE until Kafka answers
+        log.warning("%s", exc)
+    metrics = PipelineMetrics()
+    receiver = Receiver(queue, metrics, IngestLimits(args.max_request_bytes), Authenticator(args.token))
+    servers = []
+    try:
+        servers.append(OtlpGrpcServer(receiver, args.otlp_grpc))
+        if args.otlp_http:
+            from stackeye.collector.http import HTTPServer
+            from stackeye.collector.ingest.otlp_http import otlp_http_router
+
+            servers.append(HTTPServer(otlp_http_router(receiver), args.otlp_http, "OTLP/HTTP",
+                                      max_body_bytes=2 * args.max_request_bytes))
+        if args.http:
+            def health():
+                return {"status": "ok", "role": "collector", "version": __version__, "kafka": list(config.brokers),
+                        "topics": {s.name.lower(): t for s, t in config.topics.items()},
+                        "received_items": metrics.total(metrics.received_items),
+                        "rejected_requests": metrics.total(metrics.rejected_requests)}
+
+            servers.append(status_server(args.http, health, metrics))
+    except OSError as exc:
+        log.error("%s", exc)
+        queue.close()
+        return 1
+    stop = wait_for_signal()
+    for server in servers:
+        server.start()
+    log.info("stackeye collector: OTLP/gRPC %s, OTLP/HTTP %s → Kafka %s", args.otlp_grpc, args.otlp_http or "off",
+             ",".join(config.brokers))
+    stop.wait()
+    log.info("shutting down: no new requests")
+    for server in servers:
+        server.stop()
+    queue.close()
+    return 0

@@ -1,0 +1,124 @@
+"""``stackeye writer``: Kafka → ClickHouse (cluster mode). Run N of them in one consumer group.
+
+    KafkaQueue (consumer group) → Writer (batch, dedup token, retry with capped backoff) → storage
+
+Offsets are committed only after ClickHouse confirmed the insert; a replay after a crash carries
+the same deduplication token. ClickHouse down → the writer retries the same batch (capped
+backoff) and Kafka holds the backlog.
+"""
+from __future__ import annotations
+
+import logging
+import random
+
+from stackeye.cli.collector import add_kafka_flags, check_address, kafka_config, status_server, wait_for_signal
+
+HELP = "Kafka in, ClickHouse out (cluster mode; run N of them in one group)"
+EPILOG = """examples:
+  stackeye writer --kafka kafka1:9092 --clickhouse clickhouse://writer:pw@ch1:9000/otel
+  stackeye writer --kafka kafka1:9092 --clickhouse clickhouses://writer:pw@ch1:9440/otel --no-migrate --http 0.0.0.0:8082
+  stackeye writer --kafka kafka1:9092 --clickhouse chdb:///var/lib/stackeye/clickhouse   # one writer, embedded
+
+Migrations run at start unless --no-migrate (then run: stackeye migrate --clickhouse URL [--cluster NAME]).
+"""
+
+log = logging.getLogger("stackeye.writer.cli")
+
+
+def configure(parser) -> None:
+    add_kafka_flags(parser)
+    parser.add_argument("--clickhouse", metavar="URL", required=True,
+                        help="clickhouse://user:pass@host:9000/db (clickhouses:// for TLS) or chdb:///abs/path")
+    parser.add_argument("--group", default="stackeye-writer", help="Kafka consumer group (default: stackeye-writer)")
+    parser.add_argument("--migrate", default=True, action=__import__("argparse").BooleanOptionalAction,
+                        help="apply schema migrations at start (default: on)")
+    parser.add_argument("--cluster", metavar="NAME", default="",
+                        help="ClickHouse cluster of the schema: ON CLUSTER DDL, inserts wait for every shard")
+    parser.add_argument("--batch-max-records", type=int, default=500, help="Kafka records per insert (default: 500)")
+    parser.add_argument("--batch-max-bytes", type=int, default=8 << 20, help="record bytes per insert (default: 8388608)")
+    parser.add_argument("--batch-max-wait", type=float, default=1.0,
+                        help="seconds a record waits for its batch to fill (default: 1.0)")
+    parser.add_argument("--connect-timeout", type=float, default=0.0,
+                        help="keep retrying an unreachable ClickHouse at start this many seconds; 0 = forever")
+
+
+def open_storage_waiting(url, schema, stop, timeout_s: float = 0.0):
+    """Open the storage, retrying while it is unreachable (capped backoff); None if stopped first.
+    Errors that retrying cannot fix (bad credentials, too old a server) are raised at once."""
+    import time
+
+    from stackeye.collector.storage.base import StorageError
+    from stackeye.collector.storage.factory import open_storage
+
+    delay, started = 0.5, time.monotonic()
+    while True:
+        try:
+            return open_storage(url, schema)
+        except StorageError as exc:
+            if not exc.retryable or (timeout_s and time.monotonic() - started > timeout_s):
+                raise
+            log.warning("%s; retrying in %.1fs", exc, delay)
+            if stop.wait(delay):
+                return None
+            delay = min(delay * 2, 15.0) * random.uniform(0.8, 1.0)
+
+
+def run(args) -> int:
+    from stackeye.cli.errors import UsageError
+    from stackeye.collector import __version__
+    from stackeye.collector.queue.kafka import KafkaQueue
+    from stackeye.collector.storage.base import StorageError
+    from stackeye.collector.storage.migrations import SchemaOptions
+    from stackeye.collector.storage.url import StorageURLError, parse_storage_url
+    from stackeye.collector.telemetry import PipelineMetrics
+    from stackeye.collector.writer.writer import Writer, WriterConfig
+
+    config = kafka_config(args, group_id=args.group)
+    try:
+        url = parse_storage_url(args.clickhouse)
+    except StorageURLError as exc:
+        raise UsageError(str(exc)) from None
+    check_address("--http", args.http)
+    if min(args.batch_max_records, args.batch_max_bytes) <= 0 or args.batch_max_wait < 0:
+        raise UsageError("--batch-max-records and --batch-max-bytes must be positive, --batch-max-wait >= 0")
+    stop = wait_for_signal()
+    try:
+        storage = open_storage_waiting(url, SchemaOptions(cluster=args.cluster), stop, args.connect_timeout)
+        if storage is None:
+            return 0
+        if args.migrate:
+            for name in storage.migrate():
+                log.info("schema migration applied: %s", name)
+    except StorageError as exc:
+        log.error("%s", exc)
+        return 1
+    queue = KafkaQueue(config)
+    metrics = PipelineMetrics()
+    metrics.queued_bytes.set_function(lambda: queue.depth()[1])
+    writer = Writer(queue, storage, metrics, WriterConfig(args.batch_max_records, args.batch_max_bytes, args.batch_max_wait))
+    server = None
+    if args.http:
+        def health():
+            lag, buffered = queue.depth()
+            return {"status": "ok" if not writer.last_error else "degraded", "role": "writer", "version": __version__,
+                    "kafka": list(config.brokers), "group": config.group_id, "storage": url.redacted(),
+                    "lag_records": lag, "buffered_bytes": buffered, "last_error": writer.last_error,
+                    "written_items": metrics.total(metrics.written_rows), "dead_letters": queue.dead_lettered}
+
+        try:
+            server = status_server(args.http, health, metrics)
+        except OSError as exc:
+            log.error("%s", exc)
+            storage.close()
+            return 1
+        server.start()
+    writer.start()
+    log.info("stackeye writer: Kafka %s (group %s) → %s", ",".join(config.brokers), config.group_id, url.redacted())
+    stop.wait()
+    log.info("shutting down: finishing the batch in flight; Kafka keeps the rest")
+    writer.stop(drain=False)
+    if server:
+        server.stop()
+    queue.close()
+    storage.close()
+    return 0
