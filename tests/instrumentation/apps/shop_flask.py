@@ -86,7 +86,7 @@ def wait_for_supplier(ms):
 def load_report():
     conn = sqlite3.connect(DB)
     cur = conn.cursor()
-    cur.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) "
+    cur.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) "
                 "SELECT count(*) FROM c")
     cur.fetchone()
     conn.close()
