@@ -134,7 +134,27 @@ DATABASE = Rollup(
     ),
 )
 
-ROLLUPS = (RED, EXTERNAL, DATABASE)
+EDGES = Rollup(
+    "edges", 13, "outbound calls (not database calls) per service and callee: peer host:port, or queue:<name> for producers",
+    where=f"({q.OUTBOUND_KIND}) AND {q.DB_SYSTEM} = ''",
+    keys=(
+        Column("ServiceName", _LC, "ServiceName"),
+        Column("Callee", _LC, q.CALLEE),
+    ),
+    states=(_count(), _ERRORS, _DUR_SUM, _DUR_MAX, _DUR_Q),
+)
+
+OWNERS = Rollup(
+    "owners", 14, "which service answers as which address:port or queue (from SERVER/CONSUMER spans)",
+    where=f"{q.ENTRY_KIND} AND {q.OWNED} != ''",
+    keys=(
+        Column("Callee", _LC, q.OWNED),
+        Column("ServiceName", _LC, "ServiceName"),
+    ),
+    states=(_count(),),
+)
+
+ROLLUPS = (RED, EXTERNAL, DATABASE, EDGES, OWNERS)
 
 
 # -- planning: which table serves which part of a window ---------------------------------------

@@ -1,10 +1,14 @@
-"""service_map: who calls whom — edges caller → callee with calls, errors and p95, as nodes/edges.
+"""service_map: who calls whom — edges caller → callee with calls, errors and p95 (as seen by the
+caller), as JSON nodes/edges.
 
-- service → service: a SERVER/CONSUMER span whose parent span is in another service (raw spans,
-  a parent/child join over the window; p95 is the callee's duration);
-- service → database (node ``db:<db.system>``): from the ``db`` rollup;
-- service → external peer (node ``ext:<host:port>``): from the ``external`` rollup, leaving out
-  peers that the join resolved to an instrumented service.
+- service → service: a CLIENT/PRODUCER span whose callee — the peer ``host:port``, or
+  ``queue:<name>`` for a producer — is the address a SERVER span of another service answers as
+  (its ``server.address:server.port``), or the queue a CONSUMER span reads. From the ``edges`` and
+  ``owners`` rollups. ``method=join`` instead joins child entry spans to their parent spans across
+  services (exact by construction, and slow over long ranges); on consistently instrumented
+  services both give the same edges (tests/query checks it).
+- service → external peer (node ``ext:<host:port>``): outbound calls no service answers for;
+- service → database (node ``db:<db.system>``): from the ``db`` rollup.
 
 Rows are the edges; the JSON answer adds ``nodes`` and ``edges``."""
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 from stackeye.query.views import common, rollups
 from stackeye.query.views import sql as q
 from stackeye.query.views.base import View
-from stackeye.query.views.params import SERVICE, Params
+from stackeye.query.views.params import SERVICE, Param, Params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,63 +33,74 @@ class EdgeRow:
     p95_ms: float
 
 
-def build(p: Params, use_rollups: bool) -> list[str]:
-    w = p.window
-    svc = p["service"]
-    both = (f"AND (parent.ServiceName = {q.lit(svc)} OR child.ServiceName = {q.lit(svc)})" if svc else "")
-    services = f"""
+METHOD = Param("method", "choice", "rollup", "how service edges are found: rollup (fast) or join (parent/child spans)",
+               choices=("rollup", "join"))
+_EDGE_COLS = (f"countMerge(Calls) AS calls, countIfMerge(Errors) AS errors, {q.frac('errors', 'calls')} AS error_rate, "
+              f"{q.ms('quantilesMerge(0.5, 0.95, 0.99)(DurationQ)[2]')} AS p95_ms")
+
+
+def _rollup_edges(p: Params, use_rollups: bool) -> str:
+    w, svc = p.window, p["service"]
+    owners = f"""
+    SELECT Callee, argMax(ServiceName, n) AS owner FROM (
+      SELECT Callee, ServiceName, countMerge(Calls) AS n
+      FROM ({rollups.states(rollups.OWNERS, w, '', use_rollups)}) GROUP BY Callee, ServiceName)
+    GROUP BY Callee"""
+    target = "if(o.owner != '', o.owner, concat('ext:', if(e.Callee = '', 'unknown', e.Callee)))"
+    match = f"AND (source = {q.lit(svc)} OR target = {q.lit(svc)})" if svc else ""
+    return f"""
+SELECT e.ServiceName AS source, {target} AS target, if(o.owner != '', 'service', 'external') AS kind, {_EDGE_COLS}
+FROM ({rollups.states(rollups.EDGES, w, '', use_rollups)}) AS e
+LEFT JOIN ({owners}) AS o ON o.Callee = e.Callee
+WHERE o.owner != e.ServiceName {match}
+GROUP BY source, target, kind
+ORDER BY source, target"""
+
+
+def _join_edges(p: Params) -> str:
+    w, svc = p.window, p["service"]
+    both = f"AND (parent.ServiceName = {q.lit(svc)} OR child.ServiceName = {q.lit(svc)})" if svc else ""
+    return f"""
 SELECT parent.ServiceName AS source, child.ServiceName AS target, 'service' AS kind, count() AS calls,
-  countIf(child.StatusCode IN ('Error', 'STATUS_CODE_ERROR')) AS errors,
-  {q.ms('quantile(0.95)(child.Duration)')} AS p95_ms, groupUniqArray(parent.peer) AS peers
+  countIf(parent.StatusCode IN ('Error', 'STATUS_CODE_ERROR')) AS errors, {q.frac('errors', 'calls')} AS error_rate,
+  {q.ms('quantile(0.95)(parent.Duration)')} AS p95_ms
 FROM (
-  SELECT TraceId, SpanId, ServiceName, {q.PEER} AS peer FROM otel_traces
-  WHERE {q.in_window('Timestamp', w)}
+  SELECT TraceId, SpanId, ServiceName, StatusCode, Duration FROM otel_traces
+  WHERE {q.in_window('Timestamp', w)} AND ({q.OUTBOUND_KIND})
 ) AS parent
 INNER JOIN (
-  SELECT TraceId, ParentSpanId, ServiceName, StatusCode, Duration FROM otel_traces
+  SELECT TraceId, ParentSpanId, ServiceName FROM otel_traces
   WHERE {q.in_window('Timestamp', w)} AND ({q.ENTRY_KIND}) AND ParentSpanId != ''
 ) AS child ON child.TraceId = parent.TraceId AND child.ParentSpanId = parent.SpanId
 WHERE parent.ServiceName != child.ServiceName {both}
 GROUP BY source, target
 ORDER BY source, target"""
-    where = common.eq("ServiceName", svc)
+
+
+def build(p: Params, use_rollups: bool) -> list[str]:
+    where = common.eq("ServiceName", p["service"])
     db = f"""
-SELECT ServiceName AS source, concat('db:', DbSystem) AS target, 'database' AS kind,
-  countMerge(Calls) AS calls, countIfMerge(Errors) AS errors,
-  {q.ms('quantilesMerge(0.5, 0.95, 0.99)(DurationQ)[2]')} AS p95_ms
-FROM ({rollups.states(rollups.DATABASE, w, where, use_rollups)})
+SELECT ServiceName AS source, concat('db:', DbSystem) AS target, 'database' AS kind, {_EDGE_COLS}
+FROM ({rollups.states(rollups.DATABASE, p.window, where, use_rollups)})
 GROUP BY source, target ORDER BY source, target"""
-    ext = f"""
-SELECT ServiceName AS source, Peer AS peer, 'external' AS kind,
-  countMerge(Calls) AS calls, countIfMerge(Errors) AS errors,
-  {q.ms('quantilesMerge(0.5, 0.95, 0.99)(DurationQ)[2]')} AS p95_ms
-FROM ({rollups.states(rollups.EXTERNAL, w, where, use_rollups)})
-GROUP BY source, peer ORDER BY source, peer"""
-    return [services, db, ext]
+    return [_rollup_edges(p, use_rollups), db] + ([_join_edges(p)] if p["method"] == "join" else [])
 
 
 def shape(results: list[list[dict]], p: Params) -> tuple[list[dict], dict[str, Any]]:
-    service_edges, db_edges, ext_edges = results
-    resolved = {(e["source"], peer) for e in service_edges for peer in e.pop("peers") if peer}
-    edges = list(service_edges) + list(db_edges)
-    for e in ext_edges:
-        if (e["source"], e["peer"]) in resolved:
-            continue
-        e["target"] = "ext:" + (e.pop("peer") or "unknown")
-        edges.append(e)
-    for e in edges:
-        e["error_rate"] = round(int(e["errors"]) / int(e["calls"]), 6) if int(e["calls"]) else 0.0
+    edges, db = results[0], results[1]
+    if p["method"] == "join":  # service edges from the join; the rest from the rollups
+        edges = results[2] + [e for e in edges if e["kind"] != "service"]
+    edges = sorted(edges, key=lambda e: (e["kind"] != "service", e["source"], e["target"])) + db
     nodes: dict[str, dict] = {}
     for e in edges:
         nodes.setdefault(e["source"], {"id": e["source"], "kind": "service"})
-        kind = {"service": "service", "database": "database", "external": "external"}[e["kind"]]
-        nodes.setdefault(e["target"], {"id": e["target"], "kind": kind})
+        nodes.setdefault(e["target"], {"id": e["target"], "kind": e["kind"]})
     rows = [{k: e[k] for k in ("source", "target", "kind", "calls", "errors", "error_rate", "p95_ms")} for e in edges]
     return rows, {"nodes": sorted(nodes.values(), key=lambda n: n["id"]), "edges": rows}
 
 
 VIEW = View(
     "service_map", "edges caller → callee (services, databases, external peers) with calls, errors, p95",
-    EdgeRow, (SERVICE,), build, shape=shape, uses_rollups=True,
+    EdgeRow, (SERVICE, METHOD), build, shape=shape, uses_rollups=True,
     examples=("stackeye query service_map --since 1h --format json",),
 )

@@ -61,6 +61,22 @@ PEER = (
     "'')"
 )
 
+# what a CLIENT/PRODUCER span calls: the queue (messaging.destination.name) for producers, else the peer.
+_DEST = "SpanAttributes['messaging.destination.name']"
+CALLEE = (
+    f"if(SpanKind IN ('Producer', 'SPAN_KIND_PRODUCER') AND {_DEST} != '', concat('queue:', {_DEST}), {PEER})"
+)
+# what a SERVER/CONSUMER span answers as: the queue for consumers, else its own address:port
+# (server.address:server.port, or the older net.host.name:net.host.port).
+OWNED = (
+    f"multiIf(SpanKind IN ('Consumer', 'SPAN_KIND_CONSUMER') AND {_DEST} != '', concat('queue:', {_DEST}), "
+    "SpanAttributes['server.address'] != '', concat(SpanAttributes['server.address'], "
+    "if(SpanAttributes['server.port'] != '', concat(':', SpanAttributes['server.port']), '')), "
+    "SpanAttributes['net.host.name'] != '', concat(SpanAttributes['net.host.name'], "
+    "if(SpanAttributes['net.host.port'] != '', concat(':', SpanAttributes['net.host.port']), '')), "
+    "'')"
+)
+
 # the statement, normalized: literals replaced by ?, lists collapsed (instrumentation may have done it).
 STATEMENT = (
     "normalizeQuery(if(SpanAttributes['db.query.text'] != '', SpanAttributes['db.query.text'], "
