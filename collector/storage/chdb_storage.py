@@ -64,22 +64,29 @@ class ChdbStorage:
                 "`stackeye up` is running there, query it over HTTP (`stackeye sql --url http://127.0.0.1:8080 …`)",
                 retryable=False,
             ) from None
-        self._rconn = chdb.connect(url.path)
+        self._connect = chdb.connect
+        self._rconn = None
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
         self._seq = itertools.count()
-        for conn in (self._wconn, self._rconn):
-            self._exec(conn, f"CREATE DATABASE IF NOT EXISTS {url.database}")
-            self._exec(conn, f"USE {url.database}")
-        for setting in (
-            "output_format_json_quote_64bit_integers = 0",
-            "output_format_json_quote_64bit_floats = 0",
-            f"max_result_rows = {int(self.limits.max_result_rows)}",
-            "result_overflow_mode = 'throw'",
-            f"max_execution_time = {int(self.limits.max_execution_time)}",
-            "readonly = 1",  # last: from here on this connection can neither write nor change settings
+        self._exec(self._wconn, f"CREATE DATABASE IF NOT EXISTS {url.database}")
+        self._exec(self._wconn, f"USE {url.database}")
+        self._rconn = self._reader()
+
+    def _reader(self):
+        """A read-only, limited connection for user SQL."""
+        conn = self._connect(self.url.path)
+        for stmt in (
+            f"USE {self.url.database}",
+            "SET output_format_json_quote_64bit_integers = 0",
+            "SET output_format_json_quote_64bit_floats = 0",
+            f"SET max_result_rows = {int(self.limits.max_result_rows)}",
+            "SET result_overflow_mode = 'throw'",
+            f"SET max_execution_time = {int(self.limits.max_execution_time)}",
+            "SET readonly = 1",  # last: from here on it can neither write nor change settings
         ):
-            self._exec(self._rconn, "SET " + setting)
+            self._exec(conn, stmt)
+        return conn
 
     # -- plumbing ------------------------------------------------------------------------------
     @staticmethod
@@ -143,14 +150,25 @@ class ChdbStorage:
                 res = conn.query(sql, "JSONCompact")
             except Exception as exc:
                 msg = _clean(str(exc))
+                # a query that failed mid-stream leaves its partial output in the connection's
+                # buffer, where the next result would land behind it: start a fresh connection
+                if readonly:
+                    self._replace_reader()
                 raise QueryError(msg, code=_error_code(msg)) from None
+            raw = res.bytes()  # inside the lock: the connection reuses the result's buffer
         elapsed_ms = (time.perf_counter() - started) * 1000
-        raw = res.bytes() if hasattr(res, "bytes") else bytes(res)
         if not raw.strip():
             return QueryResult([], [], [], elapsed_ms)
         doc = json.loads(raw)
         meta = doc.get("meta", [])
         return QueryResult([m["name"] for m in meta], [m["type"] for m in meta], doc.get("data", []), elapsed_ms)
+
+    def _replace_reader(self) -> None:
+        old, self._rconn = self._rconn, self._reader()
+        try:
+            old.close()
+        except Exception:  # already broken: nothing more to release
+            pass
 
     def close(self) -> None:
         for conn in (self._rconn, self._wconn):

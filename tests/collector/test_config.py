@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+from stackeye.collector.config import ConfigError, UpConfig, describe, load
+
+
+def test_defaults_work():
+    cfg = load(UpConfig, env={})
+    assert cfg.otlp_grpc == "127.0.0.1:4317" and cfg.http == "127.0.0.1:8080" and cfg.retention_days == 7
+    assert cfg.storage_url().startswith("chdb:///") and cfg.storage_url().endswith("stackeye-data/clickhouse")
+
+
+def test_precedence_file_then_env_then_flags(tmp_path):
+    f = tmp_path / "up.toml"
+    f.write_text('retention_days = 10\nhttp = "127.0.0.1:1000"\notlp_grpc = "127.0.0.1:2000"\ntokens = ["a=t1"]\n')
+    cfg = load(UpConfig, file=str(f), env={"STACKEYE_HTTP": "127.0.0.1:1001", "STACKEYE_OTLP_GRPC": "127.0.0.1:2001"},
+               flags={"otlp_grpc": "127.0.0.1:2002"})
+    assert (cfg.retention_days, cfg.http, cfg.otlp_grpc, cfg.tokens) == (10, "127.0.0.1:1001", "127.0.0.1:2002", ("a=t1",))
+
+
+def test_env_values_are_typed():
+    cfg = load(UpConfig, env={"STACKEYE_FSYNC": "false", "STACKEYE_BATCH_MAX_WAIT_S": "0.25", "STACKEYE_TOKENS": "x, y=z"})
+    assert cfg.fsync is False and cfg.batch_max_wait_s == 0.25 and cfg.tokens == ("x", "y=z")
+
+
+def test_unknown_file_key_is_named(tmp_path):
+    f = tmp_path / "up.toml"
+    f.write_text("otlp_grcp = '127.0.0.1:1'\n")
+    with pytest.raises(ConfigError, match="unknown key 'otlp_grcp'.*did you mean 'otlp_grpc'"):
+        load(UpConfig, file=str(f), env={})
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"STACKEYE_RETENTION_DAYS": "0"}, "retention_days must be positive"),
+    ({"STACKEYE_HTTP": "8080"}, "http must be HOST:PORT"),
+    ({"STACKEYE_FSYNC": "maybe"}, "expected true or false"),
+    ({"STACKEYE_BATCH_MAX_BYTES": str(1 << 30)}, "at most"),
+])
+def test_bad_values_say_what_is_expected(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load(UpConfig, env=env)
+
+
+def test_missing_or_broken_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load(UpConfig, file=str(tmp_path / "nope.toml"), env={})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("x = [")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load(UpConfig, file=str(bad), env={})
+
+
+def test_every_setting_is_documented():
+    for name, default, help_ in describe(UpConfig):
+        assert help_, f"{name} has no help text"
