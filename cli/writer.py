@@ -65,13 +65,10 @@ def open_storage_waiting(url, schema, stop, timeout_s: float = 0.0):
 
 def run(args) -> int:
     from stackeye.cli.errors import UsageError
-    from stackeye.collector import __version__
-    from stackeye.collector.queue.kafka import KafkaQueue
     from stackeye.collector.storage.base import StorageError
     from stackeye.collector.storage.migrations import SchemaOptions
     from stackeye.collector.storage.url import StorageURLError, parse_storage_url
-    from stackeye.collector.telemetry import PipelineMetrics
-    from stackeye.collector.writer.writer import Writer, WriterConfig
+    from stackeye.collector.writer.writer import WriterConfig
 
     config = kafka_config(args, group_id=args.group)
     try:
@@ -92,28 +89,39 @@ def run(args) -> int:
     except StorageError as exc:
         log.error("%s", exc)
         return 1
+    return serve(config, storage, url.redacted(), stop, http=args.http,
+                 batch=WriterConfig(args.batch_max_records, args.batch_max_bytes, args.batch_max_wait))
+
+
+def serve(config, storage, storage_name: str, stop, *, http: str | None = None, batch=None) -> int:
+    """Run a Writer from Kafka into an open storage until ``stop`` is set (the CLI's loop)."""
+    from stackeye.collector import __version__
+    from stackeye.collector.queue.kafka import KafkaQueue
+    from stackeye.collector.telemetry import PipelineMetrics
+    from stackeye.collector.writer.writer import Writer, WriterConfig
+
     queue = KafkaQueue(config)
     metrics = PipelineMetrics()
     metrics.queued_bytes.set_function(lambda: queue.depth()[1])
-    writer = Writer(queue, storage, metrics, WriterConfig(args.batch_max_records, args.batch_max_bytes, args.batch_max_wait))
+    writer = Writer(queue, storage, metrics, batch or WriterConfig())
     server = None
-    if args.http:
+    if http:
         def health():
             lag, buffered = queue.depth()
             return {"status": "ok" if not writer.last_error else "degraded", "role": "writer", "version": __version__,
-                    "kafka": list(config.brokers), "group": config.group_id, "storage": url.redacted(),
+                    "kafka": list(config.brokers), "group": config.group_id, "storage": storage_name,
                     "lag_records": lag, "buffered_bytes": buffered, "last_error": writer.last_error,
                     "written_items": metrics.total(metrics.written_rows), "dead_letters": queue.dead_lettered}
 
         try:
-            server = status_server(args.http, health, metrics)
+            server = status_server(http, health, metrics)
         except OSError as exc:
             log.error("%s", exc)
             storage.close()
             return 1
         server.start()
     writer.start()
-    log.info("stackeye writer: Kafka %s (group %s) → %s", ",".join(config.brokers), config.group_id, url.redacted())
+    log.info("stackeye writer: Kafka %s (group %s) → %s", ",".join(config.brokers), config.group_id, storage_name)
     stop.wait()
     log.info("shutting down: finishing the batch in flight; Kafka keeps the rest")
     writer.stop(drain=False)
