@@ -1,18 +1,17 @@
-"""gateway: the edges of the system — nginx instances (agent metrics) and edge services (services
-whose SERVER spans have no parent, i.e. are called from outside) — with requests, request rate,
-4xx and 5xx rates (``http.response.status_code``) and upstream latency (the CLIENT calls the edge
-makes, avg and p95). nginx's stub_status has no status codes or latency: those columns are None.
+"""gateway: the edges of the system — edge services (entry spans without a parent: requests from
+outside) and nginx instances (agent metrics) — with requests, request rate, 4xx and 5xx rates
+(``http.response.status_code``) and upstream latency (the non-database calls the edge makes, avg
+and p95). Services from the ``red`` and ``edges`` rollups; nginx from ``nginx.requests`` (its
+increase over the window). nginx's stub_status has no status codes or latency: those are None.
 """
 from __future__ import annotations
 
 import dataclasses
 
-from stackeye.query.views import common
+from stackeye.query.views import rollups
 from stackeye.query.views import sql as q
 from stackeye.query.views.base import View
 from stackeye.query.views.params import Params, limit
-
-_STATUS = "toUInt16OrZero(SpanAttributes['http.response.status_code'])"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,28 +29,24 @@ class GatewayRow:
 
 def build(p: Params, use_rollups: bool) -> str:
     w = p.window
+    red = rollups.states(rollups.RED, w, "EntryClass = 1 AND IsRoot = 1", use_rollups)
+    edges = rollups.states(rollups.EDGES, w, "", use_rollups)
     return f"""
 SELECT * FROM (
-  SELECT e.ServiceName AS gateway, 'service' AS kind, e.requests AS requests,
+  SELECT e.service AS gateway, 'service' AS kind, e.requests AS requests,
     round(e.requests / {w.seconds}, 6) AS rate_per_s, e.s4 AS status_4xx_rate, e.s5 AS status_5xx_rate,
     e.p95_ms AS p95_ms, u.avg_ms AS upstream_avg_ms, u.p95_ms AS upstream_p95_ms
   FROM (
-    SELECT ServiceName, count() AS requests,
-      {q.frac(f'countIf({_STATUS} BETWEEN 400 AND 499)', 'requests')} AS s4,
-      {q.frac(f'countIf({_STATUS} >= 500)', 'requests')} AS s5,
-      {q.ms('quantile(0.95)(Duration)')} AS p95_ms
-    FROM otel_traces
-    WHERE {q.in_window('Timestamp', w)} AND {q.kinds('Server')} AND {q.IS_ROOT}
-    GROUP BY ServiceName
+    SELECT ServiceName AS service, countMerge(Calls) AS requests,
+      {q.frac('countIfMerge(Status4xx)', 'requests')} AS s4, {q.frac('countIfMerge(Status5xx)', 'requests')} AS s5,
+      {q.ms('quantilesMerge(0.5, 0.95, 0.99)(DurationQ)[2]')} AS p95_ms
+    FROM ({red}) GROUP BY ServiceName
   ) AS e
   LEFT JOIN (
-    SELECT ServiceName, {q.ms('avg(Duration)')} AS avg_ms, {q.ms('quantile(0.95)(Duration)')} AS p95_ms
-    FROM otel_traces
-    WHERE {q.in_window('Timestamp', w)} AND {q.OUTBOUND_KIND} AND {q.DB_SYSTEM} = ''
-      AND ServiceName IN (SELECT ServiceName FROM otel_traces
-                          WHERE {q.in_window('Timestamp', w)} AND {q.kinds('Server')} AND {q.IS_ROOT})
-    GROUP BY ServiceName
-  ) AS u ON u.ServiceName = e.ServiceName
+    SELECT ServiceName AS service, {q.ms('sumMerge(DurationSum) / countMerge(Calls)')} AS avg_ms,
+      {q.ms('quantilesMerge(0.5, 0.95, 0.99)(DurationQ)[2]')} AS p95_ms
+    FROM ({edges}) GROUP BY ServiceName
+  ) AS u ON u.service = e.service
   UNION ALL
   SELECT Attributes['server.address'] AS gateway, 'nginx' AS kind,
     toUInt64(greatest(argMax(Value, TimeUnix) - argMin(Value, TimeUnix), 0)) AS requests,
@@ -66,6 +61,6 @@ LIMIT {int(p['limit'])}"""
 
 VIEW = View(
     "gateway", "edge services and nginx: requests, 4xx/5xx rates, upstream latency",
-    GatewayRow, (limit(),), build,
+    GatewayRow, (limit(),), build, uses_rollups=True,
     examples=("stackeye query gateway --since 1h",),
 )

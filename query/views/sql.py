@@ -41,6 +41,8 @@ ENTRY_KIND = kinds("Server", "Consumer")
 OUTBOUND_KIND = kinds("Client", "Producer")
 IS_ROOT = "ParentSpanId = ''"
 HOST_NAME = "ResourceAttributes['host.name']"
+HTTP_STATUS = ("toUInt16OrZero(if(SpanAttributes['http.response.status_code'] != '', "
+               "SpanAttributes['http.response.status_code'], SpanAttributes['http.status_code']))")
 DB_SYSTEM = "SpanAttributes['db.system']"
 
 # route: the HTTP route template with its method when recorded, else the span name.

@@ -7,25 +7,28 @@ CREATE TABLE IF NOT EXISTS stackeye_red_1m $on_cluster (
     Route LowCardinality(String),
     HostName LowCardinality(String),
     EntryClass UInt8,
+    IsRoot UInt8,
     Calls AggregateFunction(count),
     Errors AggregateFunction(countIf, UInt8),
     DurationSum AggregateFunction(sum, UInt64),
     DurationMax AggregateFunction(max, UInt64),
     DurationQ AggregateFunction(quantiles(0.5, 0.95, 0.99), UInt64),
-    ApdexLe AggregateFunction(sumForEach, Array(UInt64))
+    ApdexLe AggregateFunction(sumForEach, Array(UInt64)),
+    Status4xx AggregateFunction(countIf, UInt8),
+    Status5xx AggregateFunction(countIf, UInt8)
 )
 ENGINE = Aggregating$engine
 PARTITION BY toDate(Bucket)
-ORDER BY (Bucket, ServiceName, Route, HostName, EntryClass)
+ORDER BY (Bucket, ServiceName, Route, HostName, EntryClass, IsRoot)
 TTL Bucket + toIntervalDay($ttl_days)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1$table_settings;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS stackeye_red_1m_mv $on_cluster
 TO stackeye_red_1m
-AS SELECT toStartOfMinute(toDateTime(Timestamp)) AS Bucket, ServiceName AS ServiceName, if(SpanAttributes['http.route'] != '', trim(BOTH ' ' FROM concat(SpanAttributes['http.request.method'], SpanAttributes['http.method'], ' ', SpanAttributes['http.route'])), SpanName) AS Route, ResourceAttributes['host.name'] AS HostName, multiIf(SpanKind IN ('Server', 'SPAN_KIND_SERVER', 'Consumer', 'SPAN_KIND_CONSUMER'), 1, ParentSpanId = '', 2, 0) AS EntryClass, countState() AS Calls, countIfState(StatusCode IN ('Error', 'STATUS_CODE_ERROR')) AS Errors, sumState(Duration) AS DurationSum, maxState(Duration) AS DurationMax, quantilesState(0.5, 0.95, 0.99)(Duration) AS DurationQ, sumForEachState(arrayMap(t -> toUInt64(Duration <= t * 1000000), [25, 50, 100, 200, 250, 400, 500, 800, 1000, 2000, 4000, 8000])) AS ApdexLe
+AS SELECT toStartOfMinute(toDateTime(Timestamp)) AS Bucket, ServiceName AS ServiceName, if(SpanAttributes['http.route'] != '', trim(BOTH ' ' FROM concat(SpanAttributes['http.request.method'], SpanAttributes['http.method'], ' ', SpanAttributes['http.route'])), SpanName) AS Route, ResourceAttributes['host.name'] AS HostName, multiIf(SpanKind IN ('Server', 'SPAN_KIND_SERVER', 'Consumer', 'SPAN_KIND_CONSUMER'), 1, ParentSpanId = '', 2, 0) AS EntryClass, ParentSpanId = '' AS IsRoot, countState() AS Calls, countIfState(StatusCode IN ('Error', 'STATUS_CODE_ERROR')) AS Errors, sumState(Duration) AS DurationSum, maxState(Duration) AS DurationMax, quantilesState(0.5, 0.95, 0.99)(Duration) AS DurationQ, sumForEachState(arrayMap(t -> toUInt64(Duration <= t * 1000000), [25, 50, 100, 200, 250, 400, 500, 800, 1000, 2000, 4000, 8000])) AS ApdexLe, countIfState(toUInt16OrZero(if(SpanAttributes['http.response.status_code'] != '', SpanAttributes['http.response.status_code'], SpanAttributes['http.status_code'])) BETWEEN 400 AND 499) AS Status4xx, countIfState(toUInt16OrZero(if(SpanAttributes['http.response.status_code'] != '', SpanAttributes['http.response.status_code'], SpanAttributes['http.status_code'])) >= 500) AS Status5xx
 FROM otel_traces
 WHERE SpanKind IN ('Server', 'SPAN_KIND_SERVER', 'Consumer', 'SPAN_KIND_CONSUMER') OR ParentSpanId = ''
-GROUP BY Bucket, ServiceName, Route, HostName, EntryClass;
+GROUP BY Bucket, ServiceName, Route, HostName, EntryClass, IsRoot;
 
 CREATE TABLE IF NOT EXISTS stackeye_red_1h $on_cluster (
     Bucket DateTime('UTC') CODEC(Delta, ZSTD(1)),
@@ -33,22 +36,25 @@ CREATE TABLE IF NOT EXISTS stackeye_red_1h $on_cluster (
     Route LowCardinality(String),
     HostName LowCardinality(String),
     EntryClass UInt8,
+    IsRoot UInt8,
     Calls AggregateFunction(count),
     Errors AggregateFunction(countIf, UInt8),
     DurationSum AggregateFunction(sum, UInt64),
     DurationMax AggregateFunction(max, UInt64),
     DurationQ AggregateFunction(quantiles(0.5, 0.95, 0.99), UInt64),
-    ApdexLe AggregateFunction(sumForEach, Array(UInt64))
+    ApdexLe AggregateFunction(sumForEach, Array(UInt64)),
+    Status4xx AggregateFunction(countIf, UInt8),
+    Status5xx AggregateFunction(countIf, UInt8)
 )
 ENGINE = Aggregating$engine
 PARTITION BY toYYYYMM(Bucket)
-ORDER BY (Bucket, ServiceName, Route, HostName, EntryClass)
+ORDER BY (Bucket, ServiceName, Route, HostName, EntryClass, IsRoot)
 TTL Bucket + toIntervalDay($ttl_days * 5)
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1$table_settings;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS stackeye_red_1h_mv $on_cluster
 TO stackeye_red_1h
-AS SELECT toStartOfHour(toDateTime(Timestamp)) AS Bucket, ServiceName AS ServiceName, if(SpanAttributes['http.route'] != '', trim(BOTH ' ' FROM concat(SpanAttributes['http.request.method'], SpanAttributes['http.method'], ' ', SpanAttributes['http.route'])), SpanName) AS Route, ResourceAttributes['host.name'] AS HostName, multiIf(SpanKind IN ('Server', 'SPAN_KIND_SERVER', 'Consumer', 'SPAN_KIND_CONSUMER'), 1, ParentSpanId = '', 2, 0) AS EntryClass, countState() AS Calls, countIfState(StatusCode IN ('Error', 'STATUS_CODE_ERROR')) AS Errors, sumState(Duration) AS DurationSum, maxState(Duration) AS DurationMax, quantilesState(0.5, 0.95, 0.99)(Duration) AS DurationQ, sumForEachState(arrayMap(t -> toUInt64(Duration <= t * 1000000), [25, 50, 100, 200, 250, 400, 500, 800, 1000, 2000, 4000, 8000])) AS ApdexLe
+AS SELECT toStartOfHour(toDateTime(Timestamp)) AS Bucket, ServiceName AS ServiceName, if(SpanAttributes['http.route'] != '', trim(BOTH ' ' FROM concat(SpanAttributes['http.request.method'], SpanAttributes['http.method'], ' ', SpanAttributes['http.route'])), SpanName) AS Route, ResourceAttributes['host.name'] AS HostName, multiIf(SpanKind IN ('Server', 'SPAN_KIND_SERVER', 'Consumer', 'SPAN_KIND_CONSUMER'), 1, ParentSpanId = '', 2, 0) AS EntryClass, ParentSpanId = '' AS IsRoot, countState() AS Calls, countIfState(StatusCode IN ('Error', 'STATUS_CODE_ERROR')) AS Errors, sumState(Duration) AS DurationSum, maxState(Duration) AS DurationMax, quantilesState(0.5, 0.95, 0.99)(Duration) AS DurationQ, sumForEachState(arrayMap(t -> toUInt64(Duration <= t * 1000000), [25, 50, 100, 200, 250, 400, 500, 800, 1000, 2000, 4000, 8000])) AS ApdexLe, countIfState(toUInt16OrZero(if(SpanAttributes['http.response.status_code'] != '', SpanAttributes['http.response.status_code'], SpanAttributes['http.status_code'])) BETWEEN 400 AND 499) AS Status4xx, countIfState(toUInt16OrZero(if(SpanAttributes['http.response.status_code'] != '', SpanAttributes['http.response.status_code'], SpanAttributes['http.status_code'])) >= 500) AS Status5xx
 FROM otel_traces
 WHERE SpanKind IN ('Server', 'SPAN_KIND_SERVER', 'Consumer', 'SPAN_KIND_CONSUMER') OR ParentSpanId = ''
-GROUP BY Bucket, ServiceName, Route, HostName, EntryClass;
+GROUP BY Bucket, ServiceName, Route, HostName, EntryClass, IsRoot;
