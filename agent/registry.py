@@ -121,3 +121,12 @@ class Instance:
                 close()
             except Exception:  # noqa: BLE001
                 pass
+
+
+def require(module: str, package: str):
+    """Import an optional client library, or fail with the command that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise RuntimeError(f"the Python package {package!r} is not installed: pip install 'stackeye[agent]' "
+                           f"(or pip install {package})") from None

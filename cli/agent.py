@@ -84,8 +84,14 @@ def run(args) -> int:
               f"interval={cfg_out.interval_seconds:g}s collectors={list(cfg_out.enabled_collectors)}"
               f"{' (replace)' if cfg_out.replace_collectors else ''}")
         return 0
+    import logging
+    import os
+
     from stackeye.agent.runtime import Agent
 
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        logging.getLogger("stackeye.agent").warning(
+            "running as root: the agent needs no privileges; `stackeye agent install-service` runs it as user stackeye")
     agent = Agent(cfg).start()
     signal.signal(signal.SIGTERM, lambda *_: agent._stop.set())
     signal.signal(signal.SIGINT, lambda *_: agent._stop.set())

@@ -5,7 +5,7 @@ import dataclasses
 from typing import Iterable, Mapping
 
 from ..model import Point
-from ..registry import register
+from ..registry import register, require
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +86,7 @@ class KafkaCollector:
 
     def _client(self):
         if self.admin is None:
-            from kafka import KafkaAdminClient  # optional dependency: stackeye[agent]
+            KafkaAdminClient = require("kafka", "kafka-python").KafkaAdminClient  # optional: stackeye[agent]
 
             ms = int(self.config.timeout * 1000)
             self.admin = KafkaAdminClient(bootstrap_servers=self.config.bootstrap_servers.split(","),
@@ -94,9 +94,8 @@ class KafkaCollector:
         return self.admin
 
     def collect(self) -> list[Point]:
-        from kafka import TopicPartition
-
         try:
+            TopicPartition = require("kafka", "kafka-python").TopicPartition
             admin = self._client()
             brokers = admin.describe_cluster().get("brokers", [])
             partitions = normalize_metadata(admin.describe_topics(), self.config.exclude_internal)

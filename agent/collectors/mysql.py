@@ -8,7 +8,7 @@ from typing import Mapping
 
 from ..model import Point
 from ..rates import Counters, counter_points
-from ..registry import register
+from ..registry import register, require
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +81,7 @@ def parse_status(status: Mapping[str, str], variables: Mapping[str, str], replic
 
 
 def fetch_status(url: str, timeout: float):
-    import pymysql  # optional dependency: stackeye[agent]
+    pymysql = require("pymysql", "pymysql")  # optional dependency: stackeye[agent]
 
     u = urllib.parse.urlparse(url)
     conn = pymysql.connect(host=u.hostname or "127.0.0.1", port=u.port or 3306,

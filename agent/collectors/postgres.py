@@ -7,7 +7,7 @@ from typing import Iterable, Mapping
 
 from ..model import Point
 from ..rates import Counters, counter_points
-from ..registry import register
+from ..registry import register, require
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,8 +89,8 @@ def parse_stats(databases: Iterable[Mapping], activity: Iterable[Mapping], locks
 
 
 def fetch_stats(url: str, timeout: float):
-    import psycopg  # optional dependency: stackeye[agent]
-    from psycopg.rows import dict_row
+    psycopg = require("psycopg", "psycopg[binary]")  # optional dependency: stackeye[agent]
+    dict_row = require("psycopg.rows", "psycopg[binary]").dict_row
 
     with psycopg.connect(url, connect_timeout=max(int(timeout), 1), autocommit=True, row_factory=dict_row,
                          options=f"-c statement_timeout={int(timeout * 1000)}") as conn:

@@ -45,8 +45,8 @@ def test_host_metrics_arrive_with_host_resource(stackeye_up, make_config):
 
 
 def test_collector_down_then_back_everything_arrives_once_in_order(tmp_path, make_config):
-    """The issue's "collector down for 30 s", shortened to ~6 s of outage: the behaviour (buffer on
-    disk, retry with backoff, replay in order, nothing twice) does not depend on the length."""
+    """The issue's "collector down for 30 s" while the agent collects every second and the app
+    keeps logging: on return every sample and every line arrives, once."""
     data = str(tmp_path / "collector")
     server = StackeyeServer(data).start()
     log_dir = tmp_path / "logs"
@@ -70,7 +70,7 @@ def test_collector_down_then_back_everything_arrives_once_in_order(tmp_path, mak
         write(20)
         assert server.wait_for_count("SELECT count() FROM otel_logs WHERE ResourceAttributes['env'] = 'outage'", 20) == 20
         server.stop()
-        for _ in range(6):
+        for _ in range(30):
             write(10)
             time.sleep(1)
         assert agent.queue.depth > 0, "the agent buffered while the collector was away"
@@ -91,7 +91,7 @@ def test_collector_down_then_back_everything_arrives_once_in_order(tmp_path, mak
     # one memory sample per cycle: no cycle lost, none twice
     rows = server.sql("SELECT count() AS n, uniqExact(TimeUnix) AS u FROM otel_metrics_sum "
                       "WHERE ResourceAttributes['env'] = 'outage' AND MetricName = 'system.memory.limit'")
-    assert rows[0]["n"] == rows[0]["u"] >= 8
+    assert rows[0]["n"] == rows[0]["u"] >= 30
     assert agent.queue.dropped == 0 and agent.shipper.rejected == 0
     server.stop()
 
