@@ -146,3 +146,17 @@ def test_demo_data_and_query_on_a_data_directory(tmp_path):
                          check=True, capture_output=True, env=env, timeout=120).stdout
     rows = json.loads(out)
     assert {r["service"] for r in rows} >= {"frontend", "fulfillment"}
+
+
+@pytest.mark.parametrize("argv,word", [(["--spans", "0"], "spans"), (["--end", "tomorrow"], "end"),
+                                       (["--services", "1"], "services")])
+def test_demo_data_bad_flags_exit_2(argv, word, capsys, tmp_path):
+    assert main(["demo-data", "--data-dir", str(tmp_path), *argv]) == 2
+    assert word in capsys.readouterr().err
+
+
+def test_query_help_lists_the_views(capsys):
+    with pytest.raises(SystemExit):
+        main(["query", "--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in registry.VIEWS) and "examples:" in out
