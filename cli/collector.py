@@ -79,6 +79,13 @@ def status_server(address: str, health, metrics):
     return HTTPServer(router, address, "status")
 
 
+def quiet_kafka_client() -> None:
+    """kafka-python logs every refused connection at ERROR; stackeye reports outages itself
+    (UNAVAILABLE answers, writer retries), so its client logs show only with --log-level debug."""
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
 def wait_for_signal() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -101,6 +108,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
+    quiet_kafka_client()
     from stackeye.collector import __version__
     from stackeye.collector.ingest.otlp_grpc import OtlpGrpcServer
     from stackeye.collector.ingest.receiver import Authenticator, IngestLimits, Receiver

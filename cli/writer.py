@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import random
 
-from stackeye.cli.collector import add_kafka_flags, check_address, kafka_config, status_server, wait_for_signal
+from stackeye.cli.collector import (
+    add_kafka_flags, check_address, kafka_config, quiet_kafka_client, status_server, wait_for_signal,
+)
 
 HELP = "Kafka in, ClickHouse out (cluster mode; run N of them in one group)"
 EPILOG = """examples:
@@ -64,6 +66,7 @@ def open_storage_waiting(url, schema, stop, timeout_s: float = 0.0):
 
 
 def run(args) -> int:
+    quiet_kafka_client()
     from stackeye.cli.errors import UsageError
     from stackeye.collector.storage.base import StorageError
     from stackeye.collector.storage.migrations import SchemaOptions

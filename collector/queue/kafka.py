@@ -247,22 +247,33 @@ class KafkaQueue:
                         (H_ITEMS, str(items).encode()),
                     ]
                     futures.append(producer.send(topic, value=payload, headers=headers))
-            producer.flush(timeout=max(0.0, deadline - time.monotonic()))
             for fut in futures:
                 fut.get(timeout=max(0.01, deadline - time.monotonic()))
         except MessageSizeTooLargeError as exc:
             raise RecordTooLarge(f"a request does not fit Kafka's message size even after splitting: {exc}") from None
         except (KafkaError, TimeoutError) as exc:
+            self._reset_producer(producer)
             raise self._unavailable(f"no acknowledgement within {self.config.produce_timeout_s:g}s", exc) from None
+
+    def _reset_producer(self, failed) -> None:
+        """Drop a producer whose sends timed out: its expired batches would stall the idempotent
+        sequence. The next put connects afresh."""
+        with self._plock:
+            if self._producer is not failed:
+                return
+            self._producer = None
+        threading.Thread(target=lambda: _quiet_close(failed), name="kafka-producer-close", daemon=True).start()
 
     def _produce_sync(self, topic: str, value: bytes, *, key: bytes | None = None, partition: int | None = None,
                       headers: list | None = None) -> None:
         from kafka.errors import KafkaError
 
+        producer = self._get_producer()
         try:
-            self._get_producer().send(topic, value=value, key=key, partition=partition, headers=headers or []).get(
+            producer.send(topic, value=value, key=key, partition=partition, headers=headers or []).get(
                 timeout=self.config.produce_timeout_s)
         except KafkaError as exc:
+            self._reset_producer(producer)
             raise self._unavailable(f"cannot produce to {topic}", exc) from None
 
     def dead_letter(self, record: Record, reason: str, source: str = "") -> None:
@@ -576,6 +587,13 @@ class KafkaQueue:
                 self._producer.close(timeout=self.config.produce_timeout_s)
             except Exception:
                 pass
+
+
+def _quiet_close(client) -> None:
+    try:
+        client.close(timeout=0)
+    except Exception:
+        pass
 
 
 def _envelope(headers) -> dict:
