@@ -44,7 +44,7 @@ class Relay:
     def __init__(self, listen: str, queue: DiskQueue, resource: Mapping[str, str], workers: int = 4):
         self.listen = listen
         self.queue = queue
-        self.attrs = {k: v for k, v in resource.items() if k.startswith(("host.", "os."))} or dict(resource)
+        self.attrs = dict(resource)  # host.*, os.type and the agent's [resource] labels
         self.requests = 0
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stackeye-relay"),
                                   options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])

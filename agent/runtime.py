@@ -12,7 +12,6 @@ leaves the rest on disk for the next start.
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import logging
 import os
 import threading
@@ -202,10 +201,12 @@ class Agent:
 
 
 def _timed_out(inst: Instance, why: str) -> Point:
+    """The point that stands for a collector that did not finish in time."""
     log.warning("collector %s %s; skipped this interval", inst.name, why)
-    name = f"{inst.name}.up" if inst.reg.middleware else "stackeye.agent.collector.timeout"
-    return Point(name, 0.0, {**{k.replace("__", "."): v for k, v in inst.target_attrs().items()}, "collector": inst.name}
-                 if not inst.reg.middleware else {k.replace("__", "."): v for k, v in inst.target_attrs().items()}, "gauge", "1")
+    attrs = {k.replace("__", "."): v for k, v in inst.target_attrs().items()}
+    if inst.reg.middleware:
+        return Point(f"{inst.name}.up", 0.0, attrs, "gauge", "1")
+    return Point("stackeye.agent.collector.timeout", 1.0, {**attrs, "collector": inst.name}, "gauge", "1")
 
 
 def _agent_id(state_dir: str) -> str:
@@ -224,7 +225,3 @@ def _agent_id(state_dir: str) -> str:
     with open(path, "w") as f:
         f.write(value + "\n")
     return value
-
-
-def replace_config(cfg: AgentConfig, **changes) -> AgentConfig:
-    return dataclasses.replace(cfg, **changes)

@@ -2,7 +2,6 @@
 log lines, the collector down and back (disk buffer, replay, once), a refused token."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading

@@ -5,7 +5,6 @@ import glob
 import os
 import site
 import subprocess
-import sys
 import time
 
 import pytest
