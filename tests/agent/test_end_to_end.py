@@ -113,3 +113,24 @@ def test_refused_token_is_reported(tmp_path):
         assert any("refused the agent's token" in l and "--token" in l for l in seen), "".join(seen)
     finally:
         server.stop()
+
+
+def test_batches_buffered_before_a_restart_are_replayed(stackeye_up, make_config, tmp_path):
+    """The agent collects while the collector is unreachable, stops, and starts again: the disk
+    buffer is replayed first."""
+    down = Agent(make_config(collector="127.0.0.1:9", resource={"env": "restart-replay"}, request_timeout="1s"))
+    down.start()
+    for _ in range(3):
+        down.collect_once()
+        time.sleep(0.01)
+    down.stop(drain_timeout=0)
+    assert down.queue.depth >= 3
+    up = Agent(make_config(collector=stackeye_up.otlp_grpc, resource={"env": "restart-replay"})).start()
+    try:
+        q = ("SELECT count() FROM otel_metrics_gauge WHERE ResourceAttributes['env'] = 'restart-replay' "
+             "AND MetricName = 'system.cpu.load_average.1m'")
+        assert stackeye_up.wait_for_count(q, 3) == 3
+        assert up.queue.wait_empty(30)
+    finally:
+        up.stop()
+    assert _sql_count(stackeye_up, q) == 3, "each buffered sample once"

@@ -57,3 +57,57 @@ def test_backoff_doubles_caps_and_jitters():
     assert b.next() <= 0.5
     with pytest.raises(ValueError):
         Backoff(2, 1)
+
+
+class RecordingCollector:
+    """A real gRPC server with the OTLP MetricsService that records what it receives."""
+
+    def __init__(self, port: int, received: list):
+        from concurrent import futures
+
+        import grpc
+
+        def export(raw, context):
+            received.append((dict(context.invocation_metadata()).get("authorization"), raw))
+            return b""
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        self.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+            "opentelemetry.proto.collector.metrics.v1.MetricsService",
+            {"Export": grpc.unary_unary_rpc_method_handler(export, request_deserializer=None, response_serializer=None)})])
+        assert self.server.add_insecure_port(f"127.0.0.1:{port}") == port
+        self.server.start()
+
+    def stop(self):
+        self.server.stop(0).wait()
+
+
+def test_shipper_replays_in_order_once_after_an_outage(tmp_path):
+    import time
+
+    from stackeye.agent.shipper.sender import GrpcSender, Shipper
+    from support.services import free_port
+
+    port = free_port()
+    received: list = []
+    collector = RecordingCollector(port, received)
+    q = DiskQueue(str(tmp_path), max_bytes=1 << 20)
+    shipper = Shipper(q, GrpcSender(f"127.0.0.1:{port}", token="abc", timeout=2), Backoff(0.05, 0.3)).start()
+    try:
+        for i in range(5):
+            q.put("metrics", f"batch-{i:03d}".encode())
+        assert q.wait_empty(30)
+        collector.stop()  # the collector goes away; batches pile up on disk
+        for i in range(5, 40):
+            q.put("metrics", f"batch-{i:03d}".encode())
+        deadline = time.monotonic() + 30
+        while shipper.failures == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert shipper.failures > 0 and q.depth > 0
+        collector = RecordingCollector(port, received)  # back on the same port
+        assert q.wait_empty(60)
+    finally:
+        shipper.stop()
+        collector.stop()
+    assert [raw for _, raw in received] == [f"batch-{i:03d}".encode() for i in range(40)], "in order, once"
+    assert {auth for auth, _ in received} == {"Bearer abc"}
+    assert shipper.sent == 40 and q.dropped == 0
