@@ -9,16 +9,20 @@ others still run. ``sqlite3`` is replaced by :class:`.sqlite.StackeyeSQLite3Inst
 Call :func:`instrument_installed` before the app creates its Flask/FastAPI/Django app object:
 the web-framework instrumentors patch the framework classes.
 
->>> results = instrument_installed(disabled=("*",))
->>> results
+>>> instrument_installed(disabled=("*",))
 {}
+>>> TRIGGERS["mysqlclient"]
+'MySQLdb'
 """
 from __future__ import annotations
 
 import logging
+import sys
 from importlib.metadata import entry_points
 
+import wrapt
 from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
+from opentelemetry.metrics import NoOpMeterProvider
 
 from .stats import STATS
 
@@ -32,6 +36,41 @@ INSTRUMENTOR_KWARGS: dict[str, dict] = {
     "fastapi": {"exclude_spans": ["receive", "send"]},
 }
 _INSTRUMENTED: dict[str, object] = {}
+
+# Entry-point name -> the module whose import makes the instrumentor useful. Names not listed
+# (and "logging") are instrumented at once.
+TRIGGERS: dict[str, str] = {
+    "flask": "flask", "django": "django", "fastapi": "fastapi", "starlette": "starlette",
+    "falcon": "falcon", "pyramid": "pyramid", "tornado": "tornado", "aiohttp-server": "aiohttp",
+    "requests": "requests", "urllib3": "urllib3", "urllib": "urllib.request", "httpx": "httpx", "httpx2": "httpx2",
+    "aiohttp-client": "aiohttp", "sqlite3": "sqlite3", "psycopg2": "psycopg2", "psycopg": "psycopg",
+    "pymysql": "pymysql", "mysqlclient": "MySQLdb", "mysql": "mysql.connector", "sqlalchemy": "sqlalchemy",
+    "asyncpg": "asyncpg", "redis": "redis", "pymongo": "pymongo", "kafka": "kafka",
+    "confluent_kafka": "confluent_kafka", "celery": "celery", "boto3sqs": "boto3", "botocore": "botocore",
+    "grpc_client": "grpc", "grpc_server": "grpc", "grpc_aio_client": "grpc", "grpc_aio_server": "grpc",
+    "elasticsearch": "elasticsearch", "pika": "pika", "jinja2": "jinja2", "asyncio": "asyncio",
+}
+
+
+# Library instrumentors record their own request-duration histograms; the views derive RED
+# metrics from spans, so those would be paid on every request for nothing (see bench/RESULTS.md).
+_NO_METRICS = NoOpMeterProvider()
+
+
+def _after(name: str) -> None:
+    """Tuning applied right after an instrumentor ran (each one found by profiling bench/)."""
+    if name == "flask":
+        # With no exclusions configured the stock instrumentor still holds an (empty) ExcludeList,
+        # which is truthy, so every request computes request.url (werkzeug IRI quoting, ~5 % of the
+        # instrumented request) only to match it against nothing. None means "no exclusions" there.
+        try:
+            from opentelemetry.instrumentation.flask import _InstrumentedFlask
+
+            excluded = getattr(_InstrumentedFlask, "_excluded_urls", None)
+            if excluded is not None and not getattr(excluded, "_excluded_urls", True):
+                _InstrumentedFlask._excluded_urls = None
+        except Exception:
+            pass
 
 
 def _replacement(name: str):
@@ -53,9 +92,11 @@ def load_one(entry_point, **kwargs) -> str:
             return "missing"
         cls = _replacement(name) or entry_point.load()
         instrumentor = cls()
-        options = {**INSTRUMENTOR_KWARGS.get(name, {}), **kwargs, "skip_dep_check": True}
+        options = {"meter_provider": _NO_METRICS, **INSTRUMENTOR_KWARGS.get(name, {}), **kwargs,
+                   "skip_dep_check": True}
         instrumentor.instrument(**options)
         _INSTRUMENTED[name] = instrumentor
+        _after(name)
         return "ok"
     except ModuleNotFoundError:
         return "missing"
@@ -66,15 +107,36 @@ def load_one(entry_point, **kwargs) -> str:
 
 
 def instrument_installed(disabled: tuple[str, ...] = (), **kwargs) -> dict[str, str]:
-    """Instrument what is installed; returns ``{entry point name: "ok"|"missing"|"failed"}``."""
+    """Instrument what is installed; returns ``{entry point name: "ok"|"missing"|"failed"|"deferred"}``.
+
+    An instrumentor whose library the app has not imported yet is *deferred*: it runs from a
+    post-import hook when (if ever) the library is imported. Importing every installed library
+    up front (what the stock loader does) costs tens of MiB and seconds of start-up for code the
+    app never uses; the result is the same for the libraries it does use.
+    """
     if "*" in disabled:
         return {}
     results = {}
     for ep in entry_points(group="opentelemetry_instrumentor"):
         if ep.name in disabled or ep.name in results:
             continue
-        results[ep.name] = load_one(ep, **kwargs)
+        results[ep.name] = load_when_imported(ep, **kwargs)
     return results
+
+
+def load_when_imported(entry_point, **kwargs) -> str:
+    """:func:`load_one` now if the library is imported (or unknown to :data:`TRIGGERS`), else on import."""
+    module = TRIGGERS.get(entry_point.name, "")
+    if not module or module in sys.modules:
+        return load_one(entry_point, **kwargs)
+    dist = getattr(entry_point, "dist", None)
+    try:
+        if dist is not None and get_dist_dependency_conflicts(dist):
+            return "missing"
+    except Exception:
+        return "missing"
+    wrapt.register_post_import_hook(lambda _module: load_one(entry_point, **kwargs), module)
+    return "deferred"
 
 
 def uninstrument_all() -> None:

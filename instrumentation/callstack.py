@@ -75,7 +75,16 @@ class CallstackProcessor(SpanProcessor):
         self._lock = threading.Lock()
         self._labels: dict = {}
         self._pid = -1
+        self._running = False  # sampler thread alive in this process (reset in a forked child)
         self._stopped = False
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self._running = False
+        self._active = {}
+        self._by_span = {}
+        self._lock = threading.Lock()
 
     # -- request thread (keep cheap) ------------------------------------------------------------
     def on_start(self, span, parent_context=None) -> None:
@@ -85,7 +94,7 @@ class CallstackProcessor(SpanProcessor):
             if tid in self._active:  # another entry span in flight on this thread (asyncio): skip both
                 self._active[tid] = None
                 return
-            if self._pid != os.getpid():
+            if not self._running:
                 self._start_thread()
             cap = _Capture(span)
             self._active[tid] = cap
@@ -138,11 +147,10 @@ class CallstackProcessor(SpanProcessor):
     # -- sampler thread -------------------------------------------------------------------------
     def _start_thread(self) -> None:
         with self._lock:
-            if self._pid == os.getpid():
+            if self._running:
                 return
+            self._running = True
             self._pid = os.getpid()
-            self._active.clear()
-            self._by_span.clear()
             threading.Thread(target=self._run, name="stackeye-callstack", daemon=True).start()
 
     def _run(self) -> None:

@@ -27,7 +27,10 @@ DEFAULT_SCHEDULE_DELAY_MS = 1000.0
 DEFAULT_EXPORT_TIMEOUT_S = 10.0  # per export call while running
 DEFAULT_EXIT_TIMEOUT_S = 1.5  # total budget for the final flush at process exit
 DEFAULT_METRIC_INTERVAL_MS = 15000.0
-DEFAULT_SEMCONV_OPT_IN = "http,database/dup"  # stable HTTP names; old + new DB names
+# Stable (new) attribute names only on the request path: half the DB attributes of "database/dup".
+# The legacy names (db.system, db.name, db.statement, net.peer.*) are added at export time by
+# enrich.Enricher, so spans still carry both (docs/instrumentation.md).
+DEFAULT_SEMCONV_OPT_IN = "http,database"
 
 
 def _first(env: Mapping[str, str], *names: str) -> str | None:

@@ -32,4 +32,4 @@ class StackeyeDistro(BaseDistro):
     def load_instrumentor(self, entry_point, **kwargs) -> None:
         disabled = {x.strip() for x in os.environ.get("STACKEYE_DISABLED_INSTRUMENTATIONS", "").split(",")}
         if entry_point.name not in disabled:
-            auto.load_one(entry_point, **kwargs)
+            auto.load_when_imported(entry_point, **kwargs)

@@ -26,7 +26,7 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import OTELResourceDetector, ProcessResourceDetector, Resource, get_aggregated_resources
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, ParentBasedTraceIdRatio
 
 from .callstack import CallstackProcessor
 from .config import Config
@@ -36,7 +36,10 @@ from .stats import DropCountingMetrics
 
 DISTRO_NAME = "stackeye"
 DISTRO_VERSION = "0.1.0"
-_QUIET_LOGGERS = ("opentelemetry.exporter.otlp.proto.grpc.exporter", "opentelemetry.sdk._shared_internal")
+_QUIET_LOGGERS = ("opentelemetry.exporter.otlp.proto.grpc.exporter",)
+# The batch processor warns once per dropped item (a LogRecord built per span, filtered later);
+# drops are counted in stats and announced once by DropCountingMetrics instead.
+_DROP_LOGGER = "opentelemetry.sdk._shared_internal"
 
 
 def build_resource(cfg: Config) -> Resource:
@@ -136,11 +139,14 @@ def build(cfg: Config) -> Pipeline:
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", cfg.semconv_opt_in)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).addFilter(_OncePerMinute())
+    if logging.getLogger(_DROP_LOGGER).level == logging.NOTSET:
+        logging.getLogger(_DROP_LOGGER).setLevel(logging.ERROR)
     pipe = Pipeline(cfg, build_resource(cfg))
     spans, metrics, logs = _exporter_factories(cfg)
     if cfg.traces:
-        tp = TracerProvider(resource=pipe.resource, sampler=ParentBasedTraceIdRatio(cfg.sample_ratio),
-                            shutdown_on_exit=False)
+        # ratio 1.0: ParentBased(ALWAYS_ON) decides the same, without the per-span trace-id bound check
+        sampler = ParentBased(ALWAYS_ON) if cfg.sample_ratio >= 1.0 else ParentBasedTraceIdRatio(cfg.sample_ratio)
+        tp = TracerProvider(resource=pipe.resource, sampler=sampler, shutdown_on_exit=False)
         if cfg.callstack:
             pipe.callstacks = CallstackProcessor(cfg.callstack_threshold_ms, cfg.callstack_interval_ms)
             tp.add_span_processor(pipe.callstacks)

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 
@@ -38,12 +39,18 @@ class DropCountingMetrics:
 
     def __init__(self, signal: str):
         self._name = f"{signal}_dropped"
+        self._announced = False
 
     def register_queue_size(self, get_queue_size) -> None:
         pass
 
     def drop_items(self, count: int, error_type: str = "queue_full") -> None:
         STATS.add(self._name, count)
+        if not self._announced:
+            self._announced = True
+            logging.getLogger("stackeye.instrumentation").warning(
+                "stackeye: %s queue full (agent slow or down); dropping, counted in stackeye.instrumentation.stats()",
+                self._name.split("_")[0])
 
     def finish_items(self, count: int) -> None:
         pass
