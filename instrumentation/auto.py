@@ -3,7 +3,8 @@
 The instrumentors are found on the ``opentelemetry_instrumentor`` entry point, as the stock
 ``opentelemetry-instrument`` does. An instrumentor whose library is not installed (or is of an
 unsupported version) is skipped quietly; one that raises is logged once and skipped, and the
-others still run. ``sqlite3`` is replaced by :class:`.sqlite.StackeyeSQLite3Instrumentor`;
+others still run. ``sqlite3`` and ``flask`` are replaced by :class:`.sqlite.StackeyeSQLite3Instrumentor`
+and :class:`.flask_server.StackeyeFlaskInstrumentor` (lean hot paths, see bench/RESULTS.md);
 ``logging`` injects trace ids into log records and exports records as OTLP logs.
 
 Call :func:`instrument_installed` before the app creates its Flask/FastAPI/Django app object:
@@ -57,27 +58,16 @@ TRIGGERS: dict[str, str] = {
 _NO_METRICS = NoOpMeterProvider()
 
 
-def _after(name: str) -> None:
-    """Tuning applied right after an instrumentor ran (each one found by profiling bench/)."""
-    if name == "flask":
-        # With no exclusions configured the stock instrumentor still holds an (empty) ExcludeList,
-        # which is truthy, so every request computes request.url (werkzeug IRI quoting, ~5 % of the
-        # instrumented request) only to match it against nothing. None means "no exclusions" there.
-        try:
-            from opentelemetry.instrumentation.flask import _InstrumentedFlask
-
-            excluded = getattr(_InstrumentedFlask, "_excluded_urls", None)
-            if excluded is not None and not getattr(excluded, "_excluded_urls", True):
-                _InstrumentedFlask._excluded_urls = None
-        except Exception:
-            pass
-
-
 def _replacement(name: str):
+    """Our instrumentor for an entry-point name, where profiling made us replace the stock one."""
     if name == "sqlite3":
         from .sqlite import StackeyeSQLite3Instrumentor
 
         return StackeyeSQLite3Instrumentor
+    if name == "flask":
+        from .flask_server import StackeyeFlaskInstrumentor
+
+        return StackeyeFlaskInstrumentor
     return None
 
 
@@ -96,7 +86,6 @@ def load_one(entry_point, **kwargs) -> str:
                    "skip_dep_check": True}
         instrumentor.instrument(**options)
         _INSTRUMENTED[name] = instrumentor
-        _after(name)
         return "ok"
     except ModuleNotFoundError:
         return "missing"

@@ -10,7 +10,7 @@ from stackeye.instrumentation.callstack import build_tree
 from stackeye.instrumentation.config import Config
 from stackeye.instrumentation.sql import normalize
 
-MODULES = ["auto", "callstack", "cli", "config", "configurator", "distro", "enrich", "exporters",
+MODULES = ["auto", "callstack", "cli", "config", "configurator", "distro", "enrich", "exporters", "flask_server",
            "metrics", "pipeline", "runtime", "sql", "sqlite", "stats"]
 
 
