@@ -34,7 +34,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 # Defaults, in one place.
-DEFAULT_COLLECTOR = "127.0.0.1:4317"
+DEFAULT_COLLECTOR = ""  # required to run: there is no sensible default for a fleet
 DEFAULT_INTERVAL = 10.0
 DEFAULT_OTLP_LISTEN = "127.0.0.1:4317"
 DEFAULT_STATE_DIR = "/var/lib/stackeye-agent"
@@ -130,7 +130,7 @@ class LogSource:
 class AgentConfig:
     """Everything the agent reads; collector-specific sections live in ``collectors``."""
 
-    # HOST:PORT of the stackeye collector's OTLP/gRPC endpoint (flag --collector).
+    # HOST:PORT of the stackeye collector's OTLP/gRPC endpoint (flag --collector); required.
     collector: str = DEFAULT_COLLECTOR
     # Bearer token sent as gRPC metadata "authorization: Bearer <token>" (flag --token).
     # Empty: no token. Prefer the STACKEYE_TOKEN environment variable over the file.
@@ -276,7 +276,12 @@ def from_mapping(raw: Mapping[str, Any]) -> AgentConfig:
 
 
 def validate(cfg: AgentConfig) -> None:
-    parse_hostport(cfg.collector, "collector")
+    if cfg.collector:
+        parse_hostport(cfg.collector, "collector")
+        if cfg.otlp_listen and _same_endpoint(cfg.collector, cfg.otlp_listen):
+            raise ConfigError("otlp_listen", f"the relay would listen on the collector's own address {cfg.collector} "
+                                             "and the agent would send to itself; set --otlp-listen to another port "
+                                             "(e.g. 127.0.0.1:14317) or 'off'")
     parse_hostport(cfg.otlp_listen, "otlp_listen", allow_off=True)
     if not cfg.state_dir:
         raise ConfigError("state_dir", "a directory for the disk buffer and log offsets is required")
@@ -288,6 +293,20 @@ def validate(cfg: AgentConfig) -> None:
         raise ConfigError("interval", f"must be at least 1s, got {cfg.interval}s")
     for i, src in enumerate(cfg.logs):
         src.validate(f"logs[{i}]")
+
+
+def _same_endpoint(a: str, b: str) -> bool:
+    loopback = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0", "[::]", ""}
+    ha, _, pa = a.rpartition(":")
+    hb, _, pb = b.rpartition(":")
+    return pa == pb and (ha == hb or (ha in loopback and hb in loopback))
+
+
+def require_runnable(cfg: AgentConfig) -> None:
+    """What running needs beyond a valid config (print-config and install-service do not)."""
+    if not cfg.collector:
+        raise ConfigError("collector", "required: the HOST:PORT of your stackeye collector, "
+                                       "e.g. --collector 10.0.0.5:4317 or collector = \"10.0.0.5:4317\" in the file")
 
 
 def load_file(path: str) -> dict:

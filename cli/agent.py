@@ -44,6 +44,21 @@ def _overrides(args) -> dict:
             "enable": args.enable, "disable": args.disable}
 
 
+def _flags(args) -> list[str]:
+    """The given options as flags again, for the service's command line (the token stays out:
+    put it in /etc/default/stackeye-agent as STACKEYE_TOKEN)."""
+    out = []
+    if args.config:
+        out += ["--config", args.config]
+    for name, value in _overrides(args).items():
+        if value is None or name == "token":
+            continue
+        flag = "--" + name.replace("_", "-")
+        for v in (value if isinstance(value, list) else [value]):
+            out += [flag, str(v)]
+    return out
+
+
 def run(args) -> int:
     from stackeye.agent import config as agent_config
 
@@ -58,15 +73,19 @@ def run(args) -> int:
     if args.action == "install-service":
         from stackeye.agent import service
 
-        passthrough = [a for a in sys.argv[sys.argv.index("install-service") + 1:] if a != "--dry-run"] \
-            if "install-service" in sys.argv else []
-        text = service.unit_text(passthrough, state_dir=cfg.state_dir)
+        text = service.unit_text(_flags(args), state_dir=cfg.state_dir)
         if args.dry_run:
             sys.stdout.write(text)
             return 0
         for line in service.install(text):
             print(line)
         return 0
+    try:
+        if args.action in ("run", "set-config"):
+            agent_config.require_runnable(cfg)
+    except agent_config.ConfigError as exc:
+        print(f"stackeye agent: error: {exc}", file=sys.stderr)
+        return 2
     if args.action == "set-config":
         import grpc
 

@@ -17,6 +17,8 @@ from stackeye.proto.agent.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger("stackeye.ingest.agents")
 
+HEARTBEAT_FLUSH_SECONDS = 2.0
+
 
 def sql_string(value: str) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -44,7 +46,9 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         self.storage = context.storage
         self.receiver = getattr(context, "receiver", None)
         self._agents: dict[tuple[str, str], dict] = {}  # (tenant, agent_id) -> last row
+        self._pending: dict[tuple[str, str], dict] = {}  # heartbeats not written yet, latest per agent
         self._lock = threading.Lock()
+        threading.Thread(target=self._flush_loop, name="stackeye-agent-heartbeats", daemon=True).start()
 
     # -- helpers -------------------------------------------------------------------------------
     def _tenant(self, context) -> str:
@@ -57,14 +61,33 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         except Exception as err:  # IngestError: the same message OTLP ingest gives
             context.abort(grpc.StatusCode.UNAUTHENTICATED, getattr(err, "message", str(err)))
 
-    def _write(self, row: dict) -> None:
+    @staticmethod
+    def _values(row: dict) -> str:
+        return (f"({sql_string(row['tenant'])}, {sql_string(row['agent_id'])}, {sql_string(row['host_name'])}, "
+                f"{sql_string(row['host_id'])}, {sql_string(row['os_type'])}, {sql_string(row['version'])}, "
+                f"{sql_array(row['collectors'])}, {sql_map(row['labels'])}, {sql_map(row['stats'], numeric=True)}, "
+                f"{int(row['config_version'])}, {_ts(row['registered_at'])}, {_ts(row['last_heartbeat'])})")
+
+    def _write(self, rows: list[dict]) -> None:
         self.storage.execute(
             "INSERT INTO stackeye_agents (Tenant, AgentId, HostName, HostId, OsType, Version, Collectors, Labels, "
-            "Stats, ConfigVersion, RegisteredAt, LastHeartbeat) VALUES ("
-            f"{sql_string(row['tenant'])}, {sql_string(row['agent_id'])}, {sql_string(row['host_name'])}, "
-            f"{sql_string(row['host_id'])}, {sql_string(row['os_type'])}, {sql_string(row['version'])}, "
-            f"{sql_array(row['collectors'])}, {sql_map(row['labels'])}, {sql_map(row['stats'], numeric=True)}, "
-            f"{int(row['config_version'])}, {_ts(row['registered_at'])}, {_ts(row['last_heartbeat'])})")
+            "Stats, ConfigVersion, RegisteredAt, LastHeartbeat) VALUES " + ", ".join(self._values(r) for r in rows))
+
+    def flush(self) -> None:
+        """Write the heartbeats received since the last flush in one INSERT (a fleet heartbeating
+        every 30 s must not become thousands of tiny inserts)."""
+        with self._lock:
+            rows, self._pending = list(self._pending.values()), {}
+        if rows:
+            try:
+                self._write(rows)
+            except Exception:  # noqa: BLE001 - the next heartbeat writes the agent again
+                log.exception("could not store %d agent heartbeats", len(rows))
+
+    def _flush_loop(self) -> None:
+        while True:
+            time.sleep(HEARTBEAT_FLUSH_SECONDS)
+            self.flush()
 
     def _known(self, tenant: str, agent_id: str) -> dict | None:
         with self._lock:
@@ -105,9 +128,10 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
                "host_id": request.host_id, "os_type": request.os_type, "version": request.version,
                "collectors": list(request.collectors), "labels": dict(request.labels), "stats": {},
                "config_version": 0, "registered_at": now, "last_heartbeat": now}
-        self._write(row)
+        self._write([row])
         with self._lock:
             self._agents[(tenant, request.agent_id)] = row
+            self._pending.pop((tenant, request.agent_id), None)
         log.info("agent %s registered from host %s (v%s, collectors: %s)", request.agent_id, request.host_name,
                  request.version, ", ".join(request.collectors))
         return agent_pb2.RegisterResponse(config=self._config(tenant, request.agent_id))
@@ -119,9 +143,9 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
             return agent_pb2.HeartbeatResponse(reregister=True)
         row = {**row, "stats": dict(request.stats), "config_version": request.config_version,
                "last_heartbeat": time.time()}
-        self._write(row)
         with self._lock:
             self._agents[(tenant, request.agent_id)] = row
+            self._pending[(tenant, request.agent_id)] = row
         return agent_pb2.HeartbeatResponse(config_version=self._config(tenant, request.agent_id).version)
 
     def GetConfig(self, request, context):

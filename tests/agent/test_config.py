@@ -45,7 +45,8 @@ def test_flags_override_file(tmp_path):
     ({"interval": "ten"}, "interval", "duration like '10s'"),
     ({"interval": "0s"}, "interval", "greater than zero"),
     ({"collector": "nohost"}, "collector", "HOST:PORT"),
-    ({"colector": "a:1"}, "colector", "unknown key"),
+    ({"colector": "a:1"}, "colector", "did you mean 'collector'"),
+    ({"collector": "localhost:4317"}, "otlp_listen", "send to itself"),
     ({"buffer_max_bytes": "lots"}, "buffer_max_bytes", "size like"),
     ({"gzip": "yes"}, "gzip", "true or false"),
     ({"tls_ca_file": "/nonexistent/ca.pem"}, "tls_ca_file", "no such file"),
@@ -80,10 +81,17 @@ def test_cli_bad_config_exits_2_naming_the_key(tmp_path):
     assert r.returncode == 2 and "not valid TOML" in r.stderr
 
 
+def test_cli_running_needs_a_collector(tmp_path):
+    r = _cli("--state-dir", str(tmp_path))
+    assert r.returncode == 2 and "collector: required" in r.stderr and "--collector" in r.stderr
+
+
 def test_cli_print_config_and_install_service_dry_run():
     r = _cli("print-config", "--interval", "15s")
     assert r.returncode == 0 and 'interval = "15s"' in r.stdout and "[collectors.nginx]" in r.stdout
     r = _cli("install-service", "--dry-run", "--collector", "10.0.0.5:4317")
     assert r.returncode == 0
     assert "User=stackeye" in r.stdout and "agent --collector 10.0.0.5:4317" in r.stdout
+    r = _cli("install-service", "--dry-run", "--collector", "10.0.0.5:4317", "--token", "secret", "--logs", "/a/*.log")
+    assert "--logs '/a/*.log'" in r.stdout and "secret" not in r.stdout, "the token stays out of the unit"
     assert "NoNewPrivileges=yes" in r.stdout
