@@ -71,6 +71,9 @@ class Queue(Protocol):
         """Set aside a record the storage refuses for good (dead letter); return where it went."""
 
     def depth(self) -> tuple[int, int]:
-        """(records, bytes) waiting to be written."""
+        """(records, bytes) waiting to be written; -1 where unknown."""
+
+    # Optional: ``wake()`` makes a ``read`` that is waiting for its batch to fill return at once
+    # (the writer calls it when stopping, so a long ``max_wait_s`` does not delay shutdown).
 
     def close(self) -> None: ...

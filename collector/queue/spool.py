@@ -67,6 +67,7 @@ class Spool:
         self._durable_seq = 0
         self._error: Exception | None = None
         self._closed = False
+        self._woken = False
         state = self._load_state()
         self.committed = state["committed"]
         self.inflight: tuple[int, int] | None = tuple(state["inflight"]) if state.get("inflight") else None
@@ -193,9 +194,10 @@ class Spool:
             return Batch(self._read_range(start, end, 1 << 62, 1 << 62)[0], f"spool-{start}-{end}", (start, end))
         deadline = time.monotonic() + max_wait_s
         with self._cond:
+            self._woken = False
             while True:
                 waiting = self.end - self._read_pos
-                if waiting >= max_bytes or self._closed:
+                if waiting >= max_bytes or self._closed or self._woken:
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -266,6 +268,12 @@ class Spool:
         with open(os.path.join(folder, name + ".txt"), "w") as f:
             f.write(reason + "\n")
         return os.path.join(folder, name + ".pb")
+
+    def wake(self) -> None:
+        """Make a waiting read return now with what is there (the writer is stopping)."""
+        with self._cond:
+            self._woken = True
+            self._cond.notify_all()
 
     def depth(self) -> tuple[int, int]:
         return -1, self.end - self.committed

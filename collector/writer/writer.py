@@ -53,6 +53,9 @@ class Writer:
         """Stop; with ``drain``, first write everything already queued."""
         self._draining = drain
         self._stop.set()
+        wake = getattr(self.queue, "wake", None)  # cut a long batch wait short, if the queue can
+        if wake is not None:
+            wake()
         if self._thread:
             self._thread.join(timeout)
 

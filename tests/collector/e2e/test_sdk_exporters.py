@@ -88,7 +88,7 @@ def test_spans_come_back_exactly(stackeye_up):
     # the trace-id lookup table knows every trace
     traces = {format(s.context.trace_id, "032x") for s in expected.values()}
     ids = ", ".join(f"'{t}'" for t in traces)
-    assert stackeye_up.sql(f"SELECT uniqExact(TraceId) AS n FROM otel_traces_trace_id_ts WHERE TraceId IN ({ids})")[0]["n"] == 40
+    assert stackeye_up.wait_for_count(f"SELECT uniqExact(TraceId) FROM otel_traces_trace_id_ts WHERE TraceId IN ({ids})", 40) == 40
 
 
 def test_metrics_come_back_exactly(stackeye_up):
@@ -110,10 +110,13 @@ def test_metrics_come_back_exactly(stackeye_up):
     meter.create_observable_gauge("temperature", callbacks=[lambda options: [__import__("opentelemetry.metrics").metrics.Observation(21.5, {"room": "x"})]])
     mp.shutdown()  # exports once
 
+    # one request, five tables (inserted one after the other): wait for each
+    for table, n in (("sum", 3), ("histogram", 1), ("gauge", 1)):
+        assert stackeye_up.wait_for_count(f"SELECT count() FROM otel_metrics_{table} WHERE ServiceName = '{service}'", n) == n
     sums = stackeye_up.sql(
         f"SELECT MetricName, Attributes['plan'] AS plan, Value, IsMonotonic, AggregationTemporality FROM otel_metrics_sum "
         f"WHERE ServiceName = '{service}' ORDER BY MetricName, plan"
-    ) if stackeye_up.wait_for_count(f"SELECT count() FROM otel_metrics_sum WHERE ServiceName = '{service}'", 3) else []
+    )
     assert [(r["MetricName"], r["plan"], r["Value"], r["IsMonotonic"]) for r in sums] == [
         ("orders_placed", "free", 1, True), ("orders_placed", "pro", 12, True), ("queue_depth", "", 7, False)]
     assert {r["AggregationTemporality"] for r in sums} == {2}  # cumulative
