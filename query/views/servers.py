@@ -1,7 +1,7 @@
 """servers: per host — response time (avg, p95), error rate and throughput of the entry spans
 served there, joined on ``host.name`` with the agent's host metrics: CPU use % (100 × (1 − mean
 idle utilization) from ``system.cpu.utilization``) and memory free % (100 × mean ``free``
-utilization from ``system.memory.utilization``). Spans from the ``red`` rollup; metrics raw.
+utilization from ``system.memory.utilization``). From the ``red`` and ``host_metrics`` rollups.
 
 Hosts with metrics and no spans are listed too (their span columns are 0)."""
 from __future__ import annotations
@@ -29,13 +29,13 @@ class ServerRow:
 ORDER = {"throughput": "throughput_rps", "response_time": "response_time_ms", "p95_ms": "p95_ms",
          "error_rate": "error_rate", "cpu": "ifNull(cpu_pct, -1)", "memory_free": "-ifNull(memory_free_pct, 101)"}
 
-_STATE = "coalesce(nullIf(Attributes['state'], ''), nullIf(Attributes['cpu.mode'], ''), nullIf(Attributes['system.cpu.state'], ''), nullIf(Attributes['system.memory.state'], ''), '')"
 
 
 def build(p: Params, use_rollups: bool) -> str:
     host_cond = common.eq("HostName", p["host"])
     states = rollups.states(rollups.RED, p.window, host_cond, use_rollups)
-    metric_host = f"AND ResourceAttributes['host.name'] = {q.lit(p['host'])}" if p["host"] else ""
+    hosts = rollups.states(rollups.HOSTS, p.window, host_cond, use_rollups)
+    cpu, mem = "MetricName = 'system.cpu.utilization' AND State = 'idle'", "MetricName = 'system.memory.utilization' AND State = 'free'"
     return f"""
 SELECT if(s.host != '' OR m.host = '', s.host, m.host) AS host, s.calls AS calls,
   s.response_time_ms AS response_time_ms, s.p95_ms AS p95_ms, s.error_rate AS error_rate,
@@ -49,19 +49,13 @@ FROM (
   GROUP BY HostName
 ) AS s
 FULL OUTER JOIN (
-  SELECT ResourceAttributes['host.name'] AS host,
-    if(countIf(MetricName = 'system.cpu.utilization') = 0, NULL,
-       round(100 * if(countIf(MetricName = 'system.cpu.utilization' AND {_STATE} = 'idle') > 0,
-                      1 - avgIf(Value, MetricName = 'system.cpu.utilization' AND {_STATE} = 'idle'),
-                      avgIf(Value, MetricName = 'system.cpu.utilization')), 3)) AS cpu_pct,
-    if(countIf(MetricName = 'system.memory.utilization') = 0, NULL,
-       round(100 * if(countIf(MetricName = 'system.memory.utilization' AND {_STATE} = 'free') > 0,
-                      avgIf(Value, MetricName = 'system.memory.utilization' AND {_STATE} = 'free'),
-                      1 - avgIf(Value, MetricName = 'system.memory.utilization')), 3)) AS memory_free_pct
-  FROM otel_metrics_gauge
-  WHERE {q.in_window('TimeUnix', p.window)} AND MetricName IN ('system.cpu.utilization', 'system.memory.utilization')
-    AND ResourceAttributes['host.name'] != '' {metric_host}
-  GROUP BY host
+  SELECT HostName AS host,
+    if(countMergeIf(Points, {cpu}) = 0, NULL,
+       round(100 * (1 - sumMergeIf(ValueSum, {cpu}) / countMergeIf(Points, {cpu})), 3)) AS cpu_pct,
+    if(countMergeIf(Points, {mem}) = 0, NULL,
+       round(100 * sumMergeIf(ValueSum, {mem}) / countMergeIf(Points, {mem}), 3)) AS memory_free_pct
+  FROM ({hosts})
+  GROUP BY HostName
 ) AS m ON s.host = m.host
 {common.page(p, ORDER, 'host')}"""
 
