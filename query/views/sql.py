@@ -91,6 +91,18 @@ DB_ROWS = (
     "SpanAttributes['db.response.returned_rows'], SpanAttributes['db.rows_affected']))"
 )
 
+# errors: a span with status Error or an exception event; type and message from its first exception
+# event (else the status message); the message fingerprinted (numbers, hex ids, quoted strings → ?).
+IS_ERROR_SPAN = f"{IS_ERROR} OR has(`Events.Name`, 'exception')"
+_EI = "arrayFirstIndex(n -> n = 'exception', `Events.Name`)"
+EXCEPTION_TYPE = f"if({_EI} > 0, `Events.Attributes`[{_EI}]['exception.type'], '')"
+_MESSAGE = (f"if({_EI} > 0 AND `Events.Attributes`[{_EI}]['exception.message'] != '', "
+            f"`Events.Attributes`[{_EI}]['exception.message'], StatusMessage)")
+FINGERPRINT = (
+    f"replaceRegexpAll(replaceRegexpAll(replaceRegexpAll({_MESSAGE}, '\\'[^\\']*\\'|\"[^\"]*\"', '?'), "
+    "'\\\\b[0-9a-fA-F]{8,}\\\\b|[0-9]+', '?'), '\\\\s+', ' ')"
+)
+
 # Apdex thresholds (ms) whose "satisfied" counts the rollups keep; T is served from them when T
 # and 4T are both here, from raw spans otherwise.
 APDEX_LADDER_MS = (25, 50, 100, 200, 250, 400, 500, 800, 1000, 2000, 4000, 8000)

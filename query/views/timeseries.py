@@ -60,7 +60,7 @@ LIMIT 100000"""
 
 
 def build(p: Params, use_rollups: bool) -> str:
-    step = common.interval_seconds(p)
+    step = common.interval_seconds(p, points=30)  # 24 h → hourly points, served by the 1 h rollup
     if p["of"] == "metric":
         return _metric(p, step)
     if step % 60:

@@ -64,3 +64,14 @@ def test_migrations_are_generated_from_rollups_py(rollup):
     path = os.path.join(rollups.schema_dir(), rollups.migration_filename(rollup))
     with open(path) as f:
         assert f.read() == rollup.migration(), "run: python -m stackeye.query.views.rollups"
+
+
+def test_backfill_fills_a_rollup_like_its_materialized_view(demo):
+    r = rollups.ERRORS
+    st = demo.storage
+    st.execute(f"CREATE TABLE backfill_check AS {r.table('1m')}")
+    st.execute(rollups.backfill_statements(r)[0].replace(f"INSERT INTO {r.table('1m')}", "INSERT INTO backfill_check"))
+    cols = ", ".join(r.key_names)
+    mine = st.query(f"SELECT {cols}, countMerge(Calls) FROM backfill_check GROUP BY {cols} ORDER BY ALL").rows
+    mv = st.query(f"SELECT {cols}, countMerge(Calls) FROM {r.table('1m')} GROUP BY {cols} ORDER BY ALL").rows
+    assert mine == mv and mine
