@@ -43,6 +43,7 @@ from .sql import normalize
 FORMAT_VERSION = 1
 MAX_SAMPLES = 6000  # per request: 30 s at 5 ms; later samples are not taken ("truncated": true)
 MAX_PENDING = 256  # finished call trees waiting for the exporter
+MAX_OPEN = 10000  # open entry spans tracked at once
 MIN_SHARE = 0.005  # children under 0.5 % of the request fold into their parent's self time
 MAX_DEPTH = 64
 _INTERNAL = (os.sep + "opentelemetry" + os.sep, os.sep + "wrapt" + os.sep,
@@ -98,6 +99,8 @@ class CallstackProcessor(SpanProcessor):
                 self._start_thread()
             cap = _Capture(span)
             self._active[tid] = cap
+            if len(self._by_span) > MAX_OPEN:  # spans the app never ended: forget them
+                self._by_span.clear()
             self._by_span[span.context.span_id] = cap
         elif span.kind is SpanKind.CLIENT:
             cap = self._active.get(tid)

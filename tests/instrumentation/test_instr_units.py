@@ -78,3 +78,67 @@ def test_call_tree_shares_add_up():
     assert [(c["signature"], c["total_ms"]) for c in handler["children"]] == [("slow_a", 700.0), ("slow_b", 300.0)]
     sql = handler["children"][1]["children"][0]
     assert (sql["signature"], sql["kind"], sql["total_ms"], sql["calls"]) == ("SQL: SELECT ?", "sql", 200.0, 1)
+
+
+class _FakeEntryPoint:
+    def __init__(self, name, target, dist=None):
+        self.name, self._target, self.dist = name, target, dist
+
+    def load(self):
+        return self._target
+
+
+def test_failing_instrumentor_is_logged_once_and_skipped(caplog):
+    from stackeye.instrumentation import auto, stats
+
+    class Broken:
+        def instrument(self, **kwargs):
+            raise RuntimeError("boom")
+
+    before = stats().get("instrumentors_failed", 0)
+    with caplog.at_level("WARNING", logger="stackeye.instrumentation"):
+        assert auto.load_one(_FakeEntryPoint("broken-lib", Broken)) == "failed"
+    assert stats()["instrumentors_failed"] == before + 1
+    assert [r.getMessage() for r in caplog.records if "broken-lib" in r.getMessage()] != []
+
+    class Missing:
+        def instrument(self, **kwargs):
+            import not_installed_library_xyz  # noqa: F401
+
+    caplog.clear()
+    with caplog.at_level("DEBUG"):
+        assert auto.load_one(_FakeEntryPoint("missing-lib", Missing)) == "missing"
+    assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+
+
+def test_safe_exporter_never_raises(caplog):
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    from stackeye.instrumentation.exporters import SafeSpanExporter
+    from stackeye.instrumentation.stats import STATS
+
+    class Exploding:
+        def export(self, spans):
+            raise ValueError("bad attribute somewhere")
+
+        def shutdown(self):
+            raise ValueError("and on shutdown")
+
+    exp = SafeSpanExporter(Exploding)
+    before = STATS.snapshot().get("spans_failed", 0)
+    with caplog.at_level("WARNING", logger="stackeye.instrumentation"):
+        assert exp.export([object(), object()]) == SpanExportResult.FAILURE
+        assert exp.export([object()]) == SpanExportResult.FAILURE
+    exp.shutdown()
+    assert STATS.snapshot()["spans_failed"] == before + 3
+    assert len([r for r in caplog.records if "exporting spans failed" in r.getMessage()]) == 1
+
+
+def test_business_metrics_api_never_raises():
+    import stackeye.instrumentation as se
+
+    se.counter("orders_placed").add(1, {"plan": "pro"})
+    se.counter("orders_placed").add(-5, {"plan": object()})  # invalid: dropped by the SDK, no exception
+    se.histogram("latency", unit="ms").record(float("nan"), None)
+    se.up_down_counter("carts").add(-1)
+    assert se.counter("orders_placed") is se.counter("orders_placed")
