@@ -44,7 +44,7 @@ class Agent:
         self.resource = otlp.host_resource(cfg.resource)
         self.queue = DiskQueue(os.path.join(cfg.state_dir, "buffer"), cfg.buffer_max_bytes)
         self.sender = GrpcSender(cfg.collector, cfg.token, cfg.tls_ca_file, cfg.gzip, cfg.request_timeout)
-        self.shipper = Shipper(self.queue, self.sender, Backoff(cfg.retry_initial, cfg.retry_max))
+        self.shipper = Shipper(self.queue, self.sender, Backoff(cfg.retry_initial, cfg.retry_max), self.agent_id)
         self.interval = cfg.interval
         self.instances: dict[str, Instance] = {}
         self._busy: dict[str, concurrent.futures.Future] = {}

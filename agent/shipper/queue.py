@@ -13,6 +13,7 @@ import collections
 import logging
 import os
 import threading
+import time
 
 log = logging.getLogger("stackeye.agent.shipper")
 
@@ -41,7 +42,9 @@ class DiskQueue:
             self._items.append((int(seq), signal, size))
             self._bytes += size
         self._items = collections.deque(sorted(self._items))
-        self._next = (self._items[-1][0] + 1) if self._items else 1
+        # Sequence numbers never repeat, even across restarts with an empty buffer: with the agent id
+        # they name a batch for good (the "stackeye-batch-id" metadata a collector can dedupe on).
+        self._next = max((self._items[-1][0] + 1) if self._items else 1, time.time_ns() // 1000)
         if self._items:
             log.info("disk buffer holds %d batches (%d bytes) from before; replaying them first", len(self._items), self._bytes)
 

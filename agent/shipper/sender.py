@@ -30,6 +30,7 @@ METHODS = {
 # Retrying cannot help: the request itself is wrong. Dropped (and counted) instead of blocking the queue.
 PERMANENT = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED}
 REFUSED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
+BATCH_ID_HEADER = "stackeye-batch-id"
 
 
 def channel_for(target: str, tls_ca_file: str = "", gzip: bool = True) -> grpc.Channel:
@@ -59,9 +60,13 @@ class GrpcSender:
         self._calls = {sig: self.channel.unary_unary(method, request_serializer=None, response_deserializer=None)
                        for sig, (method, _) in METHODS.items()}
 
-    def send(self, signal: str, payload: bytes) -> int:
-        """Push one request; returns the number of items the collector rejected (partial success)."""
-        raw = self._calls[signal](payload, timeout=self.timeout, metadata=self.metadata)
+    def send(self, signal: str, payload: bytes, batch_id: str = "") -> int:
+        """Push one request; returns the number of items the collector rejected (partial success).
+
+        ``batch_id`` goes along as ``stackeye-batch-id`` metadata: the same id on a retry, so a
+        collector can recognise a batch it already stored when only its answer was lost."""
+        metadata = self.metadata + ((BATCH_ID_HEADER, batch_id),) if batch_id else self.metadata
+        raw = self._calls[signal](payload, timeout=self.timeout, metadata=metadata)
         resp = METHODS[signal][1].FromString(raw or b"")
         ps = resp.partial_success
         rejected = (getattr(ps, "rejected_data_points", 0) or getattr(ps, "rejected_log_records", 0)
@@ -77,8 +82,9 @@ class GrpcSender:
 class Shipper:
     """The sending loop over a :class:`DiskQueue`; one background thread."""
 
-    def __init__(self, queue: DiskQueue, sender: GrpcSender, backoff: Backoff):
+    def __init__(self, queue: DiskQueue, sender: GrpcSender, backoff: Backoff, batch_prefix: str = ""):
         self.queue = queue
+        self.batch_prefix = batch_prefix
         self.sender = sender
         self.backoff = backoff
         self.sent = 0
@@ -111,7 +117,8 @@ class Shipper:
                 continue
             seq, signal, payload = item
             try:
-                self.rejected += self.sender.send(signal, payload)
+                batch_id = f"{self.batch_prefix}-{seq}" if self.batch_prefix else ""
+                self.rejected += self.sender.send(signal, payload, batch_id)
             except grpc.RpcError as err:
                 code = err.code() if hasattr(err, "code") else None
                 if code in PERMANENT:

@@ -68,7 +68,7 @@ def test_collector_down_then_back_everything_arrives_once_in_order(tmp_path, mak
     try:
         write(20)
         assert server.wait_for_count("SELECT count() FROM otel_logs WHERE ResourceAttributes['env'] = 'outage'", 20) == 20
-        server.stop()
+        server.kill()  # the collector dies (kill -9): nothing it acknowledged may be lost, nothing resent twice
         for _ in range(30):
             write(10)
             time.sleep(1)
@@ -92,7 +92,7 @@ def test_collector_down_then_back_everything_arrives_once_in_order(tmp_path, mak
                       "WHERE ResourceAttributes['env'] = 'outage' AND MetricName = 'system.memory.limit'")
     assert rows[0]["n"] == rows[0]["u"] >= 30
     assert agent.queue.dropped == 0 and agent.shipper.rejected == 0
-    server.stop()
+    server.kill()  # cleanup only
 
 
 def test_refused_token_is_reported(tmp_path):
@@ -112,7 +112,7 @@ def test_refused_token_is_reported(tmp_path):
         proc.wait(30)
         assert any("refused the agent's token" in l and "--token" in l for l in seen), "".join(seen)
     finally:
-        server.stop()
+        server.kill()  # cleanup only
 
 
 def test_batches_buffered_before_a_restart_are_replayed(stackeye_up, make_config, tmp_path):

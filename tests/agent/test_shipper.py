@@ -23,7 +23,12 @@ def test_queue_is_fifo_and_survives_restart(tmp_path):
         q2.ack(item[0])
     assert got == [b"item-1", b"item-2", b"item-3", b"item-4"]
     q2.put("traces", b"after")
-    assert q2.peek()[2] == b"after" and q2.depth == 1
+    seq_after, _, payload = q2.peek()
+    assert payload == b"after" and q2.depth == 1
+    q2.ack(seq_after)
+    q3 = DiskQueue(str(tmp_path), max_bytes=10_000)  # restart with an empty buffer: numbers never repeat
+    q3.put("logs", b"later")
+    assert q3.peek()[0] > seq_after
 
 
 def test_queue_bound_drops_oldest_and_counts(tmp_path, caplog):
@@ -68,7 +73,8 @@ class RecordingCollector:
         import grpc
 
         def export(raw, context):
-            received.append((dict(context.invocation_metadata()).get("authorization"), raw))
+            md = dict(context.invocation_metadata())
+            received.append((md.get("authorization"), raw, md.get("stackeye-batch-id")))
             return b""
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
         self.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
@@ -91,7 +97,7 @@ def test_shipper_replays_in_order_once_after_an_outage(tmp_path):
     received: list = []
     collector = RecordingCollector(port, received)
     q = DiskQueue(str(tmp_path), max_bytes=1 << 20)
-    shipper = Shipper(q, GrpcSender(f"127.0.0.1:{port}", token="abc", timeout=2), Backoff(0.05, 0.3)).start()
+    shipper = Shipper(q, GrpcSender(f"127.0.0.1:{port}", token="abc", timeout=2), Backoff(0.05, 0.3), "agent-1").start()
     try:
         for i in range(5):
             q.put("metrics", f"batch-{i:03d}".encode())
@@ -108,6 +114,8 @@ def test_shipper_replays_in_order_once_after_an_outage(tmp_path):
     finally:
         shipper.stop()
         collector.stop()
-    assert [raw for _, raw in received] == [f"batch-{i:03d}".encode() for i in range(40)], "in order, once"
-    assert {auth for auth, _ in received} == {"Bearer abc"}
+    assert [raw for _, raw, _ in received] == [f"batch-{i:03d}".encode() for i in range(40)], "in order, once"
+    assert {auth for auth, _, _ in received} == {"Bearer abc"}
+    ids = [bid for _, _, bid in received]
+    assert len(set(ids)) == 40 and all(b.startswith("agent-1-") for b in ids), "a stable id per batch"
     assert shipper.sent == 40 and q.dropped == 0
