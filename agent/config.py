@@ -309,6 +309,17 @@ def require_runnable(cfg: AgentConfig) -> None:
                                        "e.g. --collector 10.0.0.5:4317 or collector = \"10.0.0.5:4317\" in the file")
 
 
+    try:
+        os.makedirs(cfg.state_dir, exist_ok=True)
+        probe = os.path.join(cfg.state_dir, ".write-test")
+        with open(probe, "w"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError("state_dir", f"cannot write to {cfg.state_dir!r} ({exc.strerror}); give a directory the "
+                                       "agent's user owns, e.g. --state-dir ~/.stackeye-agent") from None
+
+
 def load_file(path: str) -> dict:
     try:
         with open(path, "rb") as f:

@@ -55,6 +55,12 @@ class ProtocolClient:
         stats = {"queue_depth": float(a.queue.depth), "queue_bytes": float(a.queue.bytes),
                  "sent": float(a.shipper.sent), "dropped": float(a.queue.dropped + a.shipper.rejected),
                  "interval_seconds": float(a.interval)}
+        try:
+            cpu = a._proc.cpu_times()
+            stats["cpu_seconds"] = cpu.user + cpu.system
+            stats["rss_bytes"] = float(a._proc.memory_info().rss)
+        except Exception:  # noqa: BLE001 - stats are best effort
+            pass
         resp = self.stub.Heartbeat(agent_pb2.HeartbeatRequest(agent_id=a.agent_id, stats=stats,
                                                               config_version=a.config_version),
                                    timeout=self.timeout, metadata=self.metadata)

@@ -86,6 +86,13 @@ def test_cli_running_needs_a_collector(tmp_path):
     assert r.returncode == 2 and "collector: required" in r.stderr and "--collector" in r.stderr
 
 
+def test_cli_unwritable_state_dir_names_the_key(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    r = _cli("--collector", "127.0.0.1:9", "--state-dir", str(blocker / "sub"))
+    assert r.returncode == 2 and "state_dir: cannot write" in r.stderr and "--state-dir" in r.stderr
+
+
 def test_cli_print_config_and_install_service_dry_run():
     r = _cli("print-config", "--interval", "15s")
     assert r.returncode == 0 and 'interval = "15s"' in r.stdout and "[collectors.nginx]" in r.stdout

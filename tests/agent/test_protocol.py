@@ -33,7 +33,7 @@ def test_register_heartbeat_and_central_config(stackeye_up, make_config):
                               f"WHERE AgentId = '{agent.agent_id}'")[0]
         assert row["HostName"] == agent.resource["host.name"] and row["OsType"] == "linux"
         assert "cpu" in row["Collectors"] and row["Labels"] == {"env": "protocol-test"}
-        assert "queue_depth" in row["Stats"]
+        assert {"queue_depth", "sent", "dropped", "rss_bytes", "cpu_seconds"} <= set(row["Stats"])
 
         r = subprocess.run([sys.executable, "-m", "stackeye.cli.main", "agent", "set-config", "--collector",
                             stackeye_up.otlp_grpc, "--agent-id", agent.agent_id, "--interval", "3s",
