@@ -9,7 +9,7 @@ HELP = "run the host agent: host and middleware metrics, log tailing, a local OT
 EPILOG = """examples:
   stackeye agent --collector 10.0.0.5:4317 --token $TOKEN
   stackeye agent --config /etc/stackeye/agent.toml
-  stackeye agent --collector 127.0.0.1:4317 --logs '/var/log/app/*.log' --enable redis --interval 10s
+  stackeye agent --collector 10.0.0.5:4317 --logs '/var/log/app/*.log' --enable redis --interval 10s
   stackeye agent print-config > /etc/stackeye/agent.toml     # every option with its default
   stackeye agent install-service --dry-run                    # print the systemd unit
   stackeye agent install-service --config /etc/stackeye/agent.toml
@@ -23,7 +23,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "install-service (systemd unit running as an unprivileged user), "
                         "set-config (change agents' interval/collectors centrally, on the collector)")
     p.add_argument("--config", metavar="FILE", help="TOML config file (keys as in print-config); flags override it")
-    p.add_argument("--collector", metavar="HOST:PORT", help="the collector's OTLP/gRPC endpoint (default 127.0.0.1:4317)")
+    p.add_argument("--collector", metavar="HOST:PORT", help="the collector's OTLP/gRPC endpoint (required to run)")
     p.add_argument("--token", help="bearer token for the collector (or env STACKEYE_TOKEN)")
     p.add_argument("--interval", metavar="DURATION", help="collection interval, e.g. 10s (default 10s)")
     p.add_argument("--logs", metavar="GLOB", action="append", help="tail files matching GLOB (repeatable)")
