@@ -102,12 +102,16 @@ def test_refused_token_is_reported(tmp_path):
             [sys.executable, "-m", "stackeye.cli.main", "agent", "--collector", server.otlp_grpc, "--token", "wrong",
              "--interval", "1s", "--otlp-listen", "off", "--state-dir", str(tmp_path / "state")],
             stderr=subprocess.PIPE, text=True)
-        seen = []
-        deadline = time.monotonic() + 60
-        for line in proc.stderr:
-            seen.append(line)
-            if "refused the agent's token" in line or time.monotonic() > deadline:
-                break
+        seen: list[str] = []
+        found = threading.Event()
+
+        def read():
+            for line in proc.stderr:
+                seen.append(line)
+                if "refused the agent's token" in line:
+                    found.set()
+        threading.Thread(target=read, daemon=True).start()
+        found.wait(60)
         proc.terminate()
         proc.wait(30)
         assert any("refused the agent's token" in l and "--token" in l for l in seen), "".join(seen)

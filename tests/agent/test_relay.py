@@ -50,4 +50,4 @@ def test_sdk_spans_and_logs_through_the_relay(stackeye_up, make_config):
     assert len(rows) == 1
     res = rows[0]["r"]
     assert res["host.name"] == agent.resource["host.name"] and res["host.id"] and res["os.type"] == "linux"
-    assert agent.relay.requests == 25
+    assert agent.relay.requests >= 25
