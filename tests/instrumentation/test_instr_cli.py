@@ -13,6 +13,22 @@ import pytest
 APPS = os.path.join(os.path.dirname(__file__), "apps")
 
 
+def tool(name: str) -> str:
+    """A console script of this interpreter's environment (next to python, else on PATH)."""
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    found = here if os.path.exists(here) else shutil.which(name)
+    assert found, f"{name} is not installed (pip install -e '.[test]')"
+    return found
+
+
+def gunicorn_control_args(tmp_path) -> list[str]:
+    """Recent gunicorn opens a control socket, by default one shared path per user: use our own."""
+    import gunicorn
+
+    major = int(gunicorn.__version__.split(".")[0])
+    return ["--control-socket", os.path.join(str(tmp_path), "gunicorn.ctl")] if major >= 27 else []
+
+
 def _server_and_sql(server, service: str):
     q = f"SELECT count() FROM otel_traces WHERE ServiceName = '{service}' AND SpanKind = 'Server'"
     assert server.wait_for_count(q, 1, 60) >= 1
@@ -26,7 +42,7 @@ def _server_and_sql(server, service: str):
 @pytest.mark.slow
 def test_stackeye_instrument_runs_unmodified_app(stackeye_up, launch):
     service = f"cli-{uuid.uuid4().hex[:6]}"
-    cmd = [shutil.which("stackeye-instrument"), "--service-name", service, "--endpoint", stackeye_up.otlp_grpc,
+    cmd = [tool("stackeye-instrument"), "--service-name", service, "--endpoint", stackeye_up.otlp_grpc,
            sys.executable, "shop_flask.py"]
     app = launch(cmd, stackeye_up.otlp_grpc, SE_INIT="0")  # the app never imports stackeye
     assert app.get("/hello")[0] == 200
@@ -41,7 +57,7 @@ def test_stackeye_instrument_runs_unmodified_app(stackeye_up, launch):
 @pytest.mark.slow
 def test_stock_opentelemetry_instrument_picks_our_distro(stackeye_up, launch):
     service = f"stock-{uuid.uuid4().hex[:6]}"
-    cmd = [shutil.which("opentelemetry-instrument"), sys.executable, "shop_flask.py"]
+    cmd = [tool("opentelemetry-instrument"), sys.executable, "shop_flask.py"]
     app = launch(cmd, "", SE_INIT="0", OTEL_SERVICE_NAME=service,
                  OTEL_EXPORTER_OTLP_ENDPOINT=f"http://{stackeye_up.otlp_grpc}")
     assert app.get("/hello")[0] == 200
@@ -55,9 +71,9 @@ def test_gunicorn_prefork_workers_each_export(stackeye_up, launch, tmp_path):
     service = f"gunicorn-{uuid.uuid4().hex[:6]}"
 
     def cmd(port):
-        return [shutil.which("stackeye-instrument"), "--service-name", service, "--endpoint", stackeye_up.otlp_grpc,
-                shutil.which("gunicorn"), "-w", "3", "-b", f"127.0.0.1:{port}",
-                "--control-socket", os.path.join(str(tmp_path), "gunicorn.ctl"), "shop_flask:app"]
+        return [tool("stackeye-instrument"), "--service-name", service, "--endpoint", stackeye_up.otlp_grpc,
+                tool("gunicorn"), "-w", "3", "-b", f"127.0.0.1:{port}", *gunicorn_control_args(tmp_path),
+                "shop_flask:app"]
 
     app = launch(cmd, stackeye_up.otlp_grpc, SE_INIT="0")
     pids: set[int] = set()
