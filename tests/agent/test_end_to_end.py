@@ -138,3 +138,50 @@ def test_batches_buffered_before_a_restart_are_replayed(stackeye_up, make_config
     finally:
         up.stop()
     assert _sql_count(stackeye_up, q) == 3, "each buffered sample once"
+
+
+def test_cli_agent_ships_metrics_logs_and_middleware_then_exits_cleanly(stackeye_up, tmp_path):
+    """`stackeye agent --config FILE` as ops run it: host metrics, a tailed log file, a middleware
+    collector (Redis), then SIGTERM -> exit 0."""
+    import signal
+
+    from support.services import require_service
+
+    require_service("Redis", "127.0.0.1", 6379, "scripts/services-up")
+    log_file = tmp_path / "app.log"
+    log_file.write_text("2026-11-26 12:00:00 ERROR first\n  at frame 1\n2026-11-26 12:00:01 INFO second\n")
+    conf = tmp_path / "agent.toml"
+    conf.write_text(f"""
+collector = "{stackeye_up.otlp_grpc}"
+interval = "1s"
+otlp_listen = "off"
+state_dir = "{tmp_path / 'state'}"
+resource = {{env = "cli-e2e"}}
+
+[[logs]]
+path = "{tmp_path / '*.log'}"
+multiline_start = '^\\d{{4}}-'
+
+[collectors.redis]
+enabled = true
+url = "redis://127.0.0.1:6379"
+""")
+    err = open(tmp_path / "agent.err", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "stackeye.cli.main", "agent", "--config", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=err, text=True)
+    try:
+        res = "ResourceAttributes['env'] = 'cli-e2e'"
+        assert stackeye_up.wait_for_count(f"SELECT count() FROM otel_logs WHERE {res}", 1, timeout=60) >= 1
+        assert stackeye_up.wait_for_count(
+            f"SELECT count() FROM otel_metrics_gauge WHERE {res} AND MetricName = 'redis.up' AND Value = 1", 1, 60) >= 1
+        # the multi-line record that ends the file is shipped once the file has been idle for a moment
+        assert stackeye_up.wait_for_count(f"SELECT count() FROM otel_logs WHERE {res}", 2, timeout=60) == 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(60)
+    err.seek(0)
+    assert rc == 0, err.read()
+    logs = stackeye_up.sql(f"SELECT Body, SeverityText, LogAttributes FROM otel_logs WHERE {res} ORDER BY Body")
+    assert [(r["Body"], r["SeverityText"]) for r in logs] == [
+        ("2026-11-26 12:00:00 ERROR first\n  at frame 1", "ERROR"), ("2026-11-26 12:00:01 INFO second", "INFO")]
+    assert logs[0]["LogAttributes"]["log.file.path"] == str(log_file)
