@@ -115,7 +115,8 @@ class LogTailer:
         self.lines = 0  # records emitted (self-telemetry)
         self._first_scan = True
         self._starts = {id(s): re.compile(s.multiline_start) if s.multiline_start else None for s in self.sources}
-        self._saved = self._load_state()
+        self._saved = self._load_state()  # path -> entry
+        self._saved_inodes = {(e["dev"], e["ino"]): e for e in self._saved.values()}
 
     # -- state ---------------------------------------------------------------------------------
     def _load_state(self) -> dict:
@@ -162,10 +163,7 @@ class LogTailer:
             key = (st.st_dev, st.st_ino)
             t = self.files.get(key)
             if t is None:
-                t = self._track(path, st, src, out, now)
-                if t is None:
-                    continue
-                self.files[key] = t
+                t = self.files[key] = self._track(path, st, src, out, now, current_keys)
             t.path = path
             self._read(t, out, now)
         self._first_scan = False
@@ -176,22 +174,28 @@ class LogTailer:
         self.save_state()
         return len(out)
 
-    def _track(self, path: str, st: os.stat_result, src: LogSource, out: list, now: float) -> _File | None:
+    def _track(self, path: str, st: os.stat_result, src: LogSource, out: list, now: float,
+               current_keys: set) -> _File:
+        key = (st.st_dev, st.st_ino)
         t = _File(path, st.st_dev, st.st_ino, src)
         saved = self._saved.pop(path, None)
-        if saved and (saved["dev"], saved["ino"]) == (st.st_dev, st.st_ino):
-            t.offset, t.fingerprint, t.fp_len = saved["offset"], saved["fingerprint"], saved["fp_len"]
-        elif saved:
-            # Rotated while the agent was stopped: finish the old file (found by inode), then the new one.
-            old = self._find_inode(os.path.dirname(path), saved["dev"], saved["ino"])
-            if old:
-                o = _File(old, saved["dev"], saved["ino"], src, saved["offset"], saved["fingerprint"], saved["fp_len"])
-                self._read(o, out, now, final=True)
-                o.close()
-            else:
-                log.warning("%s was rotated while the agent was stopped and the old file is gone; "
-                            "lines written after offset %d of it are lost", path, saved["offset"])
-        elif self._first_scan and src.start_at == "end":
+        mine = self._saved_inodes.pop(key, None)  # this very file, maybe under another name now
+        if mine is not None:
+            t.offset, t.fingerprint, t.fp_len = mine["offset"], mine["fingerprint"], mine["fp_len"]
+        if saved is not None and (saved["dev"], saved["ino"]) != key:
+            old_key = (saved["dev"], saved["ino"])
+            if old_key not in current_keys and self._saved_inodes.pop(old_key, None) is not None:
+                # Rotated while the agent was stopped, out of the globs' reach: finish the old file
+                # (found by inode beside the new one) before the new one.
+                old = self._find_inode(os.path.dirname(path), *old_key)
+                if old:
+                    o = _File(old, saved["dev"], saved["ino"], src, saved["offset"], saved["fingerprint"], saved["fp_len"])
+                    self._read(o, out, now, final=True)
+                    o.close()
+                else:
+                    log.warning("%s was rotated while the agent was stopped and the old file is gone; "
+                                "lines written after offset %d of it are lost", path, saved["offset"])
+        elif mine is None and saved is None and self._first_scan and src.start_at == "end":
             t.offset = st.st_size
         return t
 

@@ -180,3 +180,25 @@ def test_start_at_end_skips_existing_content_of_new_files(env):
 ])
 def test_parse_severity(line, mode, severity):
     assert parse_severity(line, mode) == severity
+
+
+def test_restart_after_rotation_when_the_glob_matches_rotated_files_too(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    got: list = []
+
+    def make():
+        return LogTailer([LogSource(path=str(logs / "app*.log"))], str(tmp_path / "offsets.json"), got.extend)
+    app = logs / "app.log"
+    n = write(app, 0, 10)
+    t = make()
+    t.poll()
+    t.close()
+    n = write(app, n, 3)  # unread when the agent stops
+    os.rename(app, logs / "app-2026-11-26.log")  # still matched by the glob
+    n = write(app, n, 4)
+    t2 = make()
+    t2.poll()
+    t2.close()
+    assert sorted(bodies(got)) == expected(n), "the rotated file resumes at its offset, the new one starts at 0"
+    assert len(got) == n
