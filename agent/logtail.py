@@ -32,6 +32,7 @@ log = logging.getLogger("stackeye.agent.logs")
 
 FINGERPRINT_BYTES = 256
 READ_CHUNK = 1 << 20  # most bytes read from one file per poll
+MAX_BATCH_BYTES = 4 << 20  # log bodies per export request, well under a collector's request limit
 FLUSH_AFTER = 1.0  # seconds a multi-line record may wait for more lines
 _AUTO_SEVERITY = re.compile(
     r"(?:\blevel=\"?(?P<lvl>[A-Za-z]+)|\b(?P<word>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|CRIT|CRITICAL|FATAL|EMERG|ALERT)\b)")
@@ -168,8 +169,14 @@ class LogTailer:
             self._read(t, out, now)
         self._first_scan = False
         if out:
-            for i in range(0, len(out), self.max_batch):
-                self.emit(out[i:i + self.max_batch])
+            batch, size = [], 0
+            for r in out:  # at most max_batch records and MAX_BATCH_BYTES per request
+                if batch and (len(batch) >= self.max_batch or size + len(r.body) > MAX_BATCH_BYTES):
+                    self.emit(batch)
+                    batch, size = [], 0
+                batch.append(r)
+                size += len(r.body)
+            self.emit(batch)
             self.lines += len(out)
         self.save_state()
         return len(out)

@@ -20,6 +20,8 @@ from .shipper.queue import DiskQueue
 
 log = logging.getLogger("stackeye.agent.relay")
 
+MAX_REQUEST_BYTES = 16 << 20  # the collector's default request limit: bigger would never be accepted
+
 _SERVICES = {
     # signal: (service name, request class, response class, field with the resource entries)
     "traces": ("opentelemetry.proto.collector.trace.v1.TraceService", trace_svc.ExportTraceServiceRequest,
@@ -47,7 +49,7 @@ class Relay:
         self.attrs = dict(resource)  # host.*, os.type and the agent's [resource] labels
         self.requests = 0
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stackeye-relay"),
-                                  options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+                                  options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)])
         handlers = []
         for signal, (service, _, resp_cls, _) in _SERVICES.items():
             handlers.append(grpc.method_handlers_generic_handler(service, {

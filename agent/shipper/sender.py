@@ -27,7 +27,9 @@ METHODS = {
     "logs": ("/opentelemetry.proto.collector.logs.v1.LogsService/Export", ExportLogsServiceResponse),
     "traces": ("/opentelemetry.proto.collector.trace.v1.TraceService/Export", ExportTraceServiceResponse),
 }
-# Retrying cannot help: the request itself is wrong. Dropped (and counted) instead of blocking the queue.
+# Retrying cannot help: the request itself is wrong. Dropped (and counted) instead of blocking the
+# queue. So is RESOURCE_EXHAUSTED that names a size limit (a request over the collector's maximum);
+# any other RESOURCE_EXHAUSTED is back-pressure and retried.
 PERMANENT = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED}
 REFUSED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 BATCH_ID_HEADER = "stackeye-batch-id"
@@ -121,7 +123,7 @@ class Shipper:
                 self.rejected += self.sender.send(signal, payload, batch_id)
             except grpc.RpcError as err:
                 code = err.code() if hasattr(err, "code") else None
-                if code in PERMANENT:
+                if code in PERMANENT or (code == grpc.StatusCode.RESOURCE_EXHAUSTED and "limit" in _details(err)):
                     log.error("collector %s rejected a %s batch as invalid (%s: %s); dropping it",
                               self.sender.target, signal, code.name, _details(err))
                     self.rejected += 1

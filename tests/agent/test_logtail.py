@@ -202,3 +202,18 @@ def test_restart_after_rotation_when_the_glob_matches_rotated_files_too(tmp_path
     t2.close()
     assert sorted(bodies(got)) == expected(n), "the rotated file resumes at its offset, the new one starts at 0"
     assert len(got) == n
+
+
+def test_batches_are_bounded_in_records_and_bytes(env, monkeypatch):
+    import stackeye.agent.logtail as lt
+
+    logs, _, _, _ = env
+    monkeypatch.setattr(lt, "MAX_BATCH_BYTES", 1000)
+    batches: list = []
+    t = LogTailer([LogSource(path=str(logs / "*.log"))], str(logs / "off.json"), batches.append, max_batch=50)
+    with open(logs / "big.log", "w") as f:
+        for i in range(120):
+            f.write(f"{i:03d} " + "x" * 96 + "\n")
+    t.poll()
+    assert sum(len(b) for b in batches) == 120
+    assert all(len(b) <= 50 and sum(len(r.body) for r in b) <= 1000 for b in batches)
