@@ -67,12 +67,14 @@ def test_backoff_doubles_caps_and_jitters():
 class RecordingCollector:
     """A real gRPC server with the OTLP MetricsService that records what it receives."""
 
-    def __init__(self, port: int, received: list):
+    def __init__(self, port: int, received: list, refuse=None):
         from concurrent import futures
 
         import grpc
 
         def export(raw, context):
+            if refuse and refuse(raw):
+                context.abort(*refuse(raw))
             md = dict(context.invocation_metadata())
             received.append((md.get("authorization"), raw, md.get("stackeye-batch-id")))
             return b""
@@ -119,3 +121,31 @@ def test_shipper_replays_in_order_once_after_an_outage(tmp_path):
     ids = [bid for _, _, bid in received]
     assert len(set(ids)) == 40 and all(b.startswith("agent-1-") for b in ids), "a stable id per batch"
     assert shipper.sent == 40 and q.dropped == 0
+
+
+def test_requests_the_collector_calls_invalid_or_too_large_are_dropped_not_retried(tmp_path):
+    import grpc
+
+    from stackeye.agent.shipper.sender import GrpcSender, Shipper
+    from support.services import free_port
+
+    def refuse(raw):
+        if raw == b"bad":
+            return grpc.StatusCode.INVALID_ARGUMENT, "malformed request"
+        if raw == b"huge":
+            return grpc.StatusCode.RESOURCE_EXHAUSTED, "request of 20000000 bytes is over the limit of 16777216 bytes"
+        return None
+    port = free_port()
+    received: list = []
+    collector = RecordingCollector(port, received, refuse)
+    q = DiskQueue(str(tmp_path), max_bytes=1 << 20)
+    shipper = Shipper(q, GrpcSender(f"127.0.0.1:{port}", timeout=5), Backoff(0.05, 0.2)).start()
+    try:
+        for body in (b"one", b"bad", b"two", b"huge", b"three"):
+            q.put("metrics", body)
+        assert q.wait_empty(30)
+    finally:
+        shipper.stop()
+        collector.stop()
+    assert [raw for _, raw, _ in received] == [b"one", b"two", b"three"]
+    assert shipper.rejected == 2 and shipper.failures == 0
