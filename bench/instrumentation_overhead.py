@@ -17,7 +17,9 @@ Variants, each in a fresh process, alternated within each round (the start rotat
 
 Reported per variant and route: median and p99 µs per request, requests/s, added µs vs bare
 (median), peak RSS (ru_maxrss), and exit time (from the end of the run to process exit).
-Medians over rounds. JSON goes to bench/out/instrumentation_overhead.json.
+Medians over rounds. Then the exit time of an instrumented program with 3,000 spans queued and
+the agent down (closed port, and a black hole that accepts and never answers); ``--exit-only``
+runs just that. JSON goes to bench/out/instrumentation_overhead.json.
 """
 from __future__ import annotations
 
@@ -149,6 +151,39 @@ def sink(port: int) -> None:
     server.wait_for_termination()
 
 
+# -- exit time with a dead agent -------------------------------------------------------------------
+EXIT_CHILD = """
+import sys, time, stackeye.instrumentation as se
+se.init(service_name="exit-bench", endpoint=sys.argv[1], auto_instrument=False)
+from opentelemetry import trace
+tracer = trace.get_tracer("bench")
+for _ in range(3000):
+    with tracer.start_as_current_span("work"):
+        pass
+se.counter("work_done").add(3000)
+time.sleep(1.5)  # let the exporter hit the dead agent (retry/backoff in progress)
+print("END", flush=True)
+"""
+
+
+def exit_times() -> dict:
+    """Seconds from the end of the program's code to the process being gone, per agent state."""
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)  # completes TCP handshakes, never answers
+    out = {}
+    for name, target in (("closed port", f"127.0.0.1:{free_port()}"),
+                         ("black hole", f"127.0.0.1:{hole.getsockname()[1]}")):
+        proc = subprocess.Popen([sys.executable, "-c", EXIT_CHILD, target], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+        proc.stdout.readline()
+        t0 = time.monotonic()
+        proc.wait()
+        out[name] = round(time.monotonic() - t0, 2)
+    hole.close()
+    return out
+
+
 # -- driver ---------------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:
@@ -187,6 +222,7 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--quick", action="store_true", help="1 round of 4,000 requests")
     parser.add_argument("--profile", help="run one variant under pyinstrument; text report in bench/out/")
+    parser.add_argument("--exit-only", action="store_true", help="only measure exit time with a dead agent")
     parser.add_argument("--sink", default="")
     parser.add_argument("--dead", default="")
     args = parser.parse_args()
@@ -196,6 +232,9 @@ def main() -> None:
         return worker(args.worker, args.route, args.requests, args.warmup, args.sink, args.dead)
     if args.quick:
         args.rounds, args.requests, args.warmup = 1, 4000, 500
+    if args.exit_only:
+        print("exit after main, 3,000 spans queued:", exit_times())
+        return
 
     sys.path.insert(0, HERE)
     from common import machine, save, table
@@ -240,8 +279,10 @@ def main() -> None:
             })
     print()
     print(table(rows))
+    exits = exit_times()
+    print("\nexit after main with the agent down, 3,000 spans queued (s):", exits)
     doc = {"machine": machine(), "requests": args.requests, "warmup": args.warmup, "rounds": args.rounds,
-           "rows": rows, "runs": {f"{v} {r}": rs for (v, r), rs in runs.items()}}
+           "rows": rows, "exit_agent_down_s": exits, "runs": {f"{v} {r}": rs for (v, r), rs in runs.items()}}
     print("\nsaved", save("instrumentation_overhead", doc))
 
 

@@ -63,7 +63,10 @@ class _Guard:
             STATS.add(f"{self.signal}_dropped", n)
             return failure
         try:
-            result = call(self._real())
+            inner = self._real()
+            if self._deadline is not None:
+                self._limit(inner)  # this call gets only the time left
+            result = call(inner)
         except Exception as exc:  # never into the app
             self._warn_once(exc)
             STATS.add(f"{self.signal}_failed", n)
@@ -92,7 +95,7 @@ class _Guard:
     def _limit(self, inner) -> None:
         remaining = max(0.05, (self._deadline or 0) - time.monotonic())
         if hasattr(inner, "_timeout"):
-            inner._timeout = min(float(getattr(inner, "_timeout") or remaining), remaining)
+            inner._timeout = remaining
         event = getattr(inner, "_shutdown_in_progress", None)
         if event is not None:
             event.set()  # stock exporter: stop retrying / waiting for backoff
