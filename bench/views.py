@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import machine, save, table  # noqa: E402
 
 from stackeye.collector.storage.factory import open_storage  # noqa: E402
-from stackeye.query import demo_data  # noqa: E402
+from stackeye.query import demo_data, demo_otlp  # noqa: E402
 from stackeye.query.views import registry, rollups  # noqa: E402
 
 GOAL_MS, GOAL_SPEEDUP = 300, 10
@@ -48,7 +48,7 @@ def load(path: str, spans: int, end: dt.datetime) -> dict:
             last[0] = time.monotonic()
             print(f"  loaded {n:,} spans ({n / (last[0] - started):,.0f}/s)", flush=True)
 
-    n = demo_data.load(storage, spec, progress=progress)
+    n = demo_otlp.load(storage, spec, progress=progress)
     took = time.monotonic() - started
     storage.execute("OPTIMIZE TABLE otel_traces FINAL")  # merged parts, as after a while in production
     for r in rollups.ROLLUPS:

@@ -1,7 +1,6 @@
 """``stackeye demo-data``: load a realistic, deterministic APM data set (traces, logs, host metrics)."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sys
 import time
@@ -70,7 +69,7 @@ def run(args) -> int:
 
 def _into_data_dir(data_dir: str, spec, progress) -> int:
     from stackeye.collector.storage.factory import open_storage
-    from stackeye.query.demo_data import load
+    from stackeye.query.demo_otlp import load
 
     storage = open_storage("chdb://" + os.path.abspath(os.path.join(data_dir, "clickhouse")))
     try:
@@ -84,7 +83,7 @@ def _over_otlp(endpoint: str, token: str | None, spec, progress) -> int:
     import grpc
 
     from stackeye.collector.signals import Signal
-    from stackeye.query.demo_data import generate
+    from stackeye.query.demo_otlp import generate
 
     metadata = (("authorization", f"Bearer {token}"),) if token else ()
     n = 0

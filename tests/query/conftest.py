@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 import pytest
 
-from stackeye.query import demo_data
+from stackeye.query import demo_data, demo_otlp
 from support.query_expected import FROM, SPEC, TO, spans_in
 
 
@@ -31,7 +30,7 @@ def demo(chdb_path, request):
     storage = ChdbStorage(parse_storage_url(f"chdb://{chdb_path}?database={name}"))
     storage.migrate()
     records: list = []
-    demo_data.load(storage, SPEC, records)
+    demo_otlp.load(storage, SPEC, records)
     yield Loaded(storage, records, SPEC)
     storage.close()
 

@@ -27,7 +27,6 @@ def server(tmp_path_factory):
     srv = StackeyeServer(str(tmp_path_factory.mktemp("views-up") / "data"), ["--query-timeout-s", "1"]).start()
     try:
         assert main(["demo-data", "--spans", str(SPANS), "--end", END, "--otlp", srv.otlp_grpc]) == 0
-        rows = srv.sql("SELECT count() AS n FROM otel_traces")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             counts = srv.sql("SELECT (SELECT count() FROM otel_traces) AS t, (SELECT count() FROM otel_logs) AS l, "

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from stackeye.query import demo_data
+from stackeye.query import demo_data, demo_otlp
 
 DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "sql.md")
 
@@ -37,7 +37,7 @@ def recent(chdb_path):
     storage = ChdbStorage(parse_storage_url(f"chdb://{chdb_path}?database=q_cookbook"))
     storage.migrate()
     end = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
-    demo_data.load(storage, demo_data.DemoSpec(spans=3000, end=end, hours=1.5, error_every=5))
+    demo_otlp.load(storage, demo_data.DemoSpec(spans=3000, end=end, hours=1.5, error_every=5))
     yield storage
     storage.close()
 
