@@ -5,7 +5,8 @@ never the original):
 
 - ``db.statement`` / ``db.query.text``: normalized by :func:`.sql.normalize`, both keys set;
 - ``db.system`` / ``db.name`` filled from ``db.system.name`` / ``db.namespace`` (and back);
-- ``server.address`` / ``server.port`` filled from ``net.peer.name`` / ``net.peer.port``;
+- ``server.address`` / ``server.port`` filled from ``net.peer.name`` / ``net.peer.port``, and
+  ``server.port`` from the URL scheme (80/443) when an HTTP client left it out;
 - a ``stackeye.callstack`` event (attribute ``stackeye.callstack.frames``): the call tree of a
   slow root span (see :mod:`.callstack`).
 
@@ -15,6 +16,9 @@ never the original):
 >>> attrs = Enricher()(span).attributes
 >>> attrs["db.query.text"], attrs["server.address"], attrs["server.port"]
 ('SELECT ? FROM t WHERE a IN (?)', 'db', 5432)
+>>> call = ReadableSpan("GET", attributes={"url.full": "https://api.example.com/v1", "server.address": "api.example.com"})
+>>> Enricher()(call).attributes["server.port"]
+443
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from .sql import normalize
 CALLSTACK_EVENT = "stackeye.callstack"  # read by query/views/callstack_format.py
 CALLSTACK_ATTRIBUTE = "stackeye.callstack.frames"
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _PAIRS = (("db.system", "db.system.name"), ("db.name", "db.namespace"),
           ("server.address", "net.peer.name"), ("server.port", "net.peer.port"))
 
@@ -50,10 +55,17 @@ class Enricher:
                     changes[a] = attrs[b]
                 elif b not in attrs and a in attrs:
                     changes[b] = attrs[a]
-        elif attrs and "server.address" not in attrs and "net.peer.name" in attrs:
-            changes["server.address"] = attrs["net.peer.name"]
-            if "net.peer.port" in attrs:
-                changes["server.port"] = attrs["net.peer.port"]
+        elif attrs:
+            if "server.address" not in attrs and "net.peer.name" in attrs:
+                changes["server.address"] = attrs["net.peer.name"]
+                if "net.peer.port" in attrs:
+                    changes["server.port"] = attrs["net.peer.port"]
+            url = attrs.get("url.full") or attrs.get("http.url")
+            if url and "server.port" not in attrs and "server.port" not in changes:
+                # HTTP clients record server.port only when the URL spells it out
+                scheme = str(url).split(":", 1)[0].lower()
+                if scheme in _DEFAULT_PORTS:
+                    changes["server.port"] = _DEFAULT_PORTS[scheme]
         event = None
         parent = span.parent
         if self._callstacks is not None and (parent is None or parent.is_remote):
