@@ -4,6 +4,7 @@ counts exact, durations and percentiles within 1 µs (below 8192 values per grou
 from __future__ import annotations
 
 import collections
+import datetime as dt
 
 import pytest
 
@@ -151,6 +152,18 @@ def test_errors(demo):
     assert all(r.first_seen <= r.last_seen for r in rows)
     ids = {s.trace_id.hex() for s in spans}
     assert all(r.sample_trace_id in ids for r in rows)
+
+
+def test_errors_per_group(demo):
+    want = E.errors(demo.spans())
+    got = {(r.service, r.route, r.exception_type, r.message): r for r in run(demo, "errors", limit=1000).rows}
+    assert set(got) == set(want)
+    for key, w in want.items():
+        g = got[key]
+        assert g.count == w["count"], key
+        assert g.sample_trace_id == w["trace"], key
+        ns = lambda t: round(dt.datetime.fromisoformat(t[:26] + "+00:00").timestamp() * 1e6)  # noqa: E731
+        assert (ns(g.first_seen), ns(g.last_seen)) == (w["first"] // 1000, w["last"] // 1000), key
 
 
 def test_logs(demo):

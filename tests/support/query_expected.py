@@ -146,3 +146,25 @@ def service_edges(spans):
             edges[(p.service, s.service)] += 1
             errors[(p.service, s.service)] += is_error(s)
     return edges, errors
+
+
+def fingerprint(message: str) -> str:
+    m = re.sub(r"'[^']*'|\"[^\"]*\"", "?", message)
+    m = re.sub(r"\b[0-9a-fA-F]{8,}\b|[0-9]+", "?", m)
+    return re.sub(r"\s+", " ", m)
+
+
+def errors(spans):
+    """(service, route, exception type, fingerprint) -> count, first/last start ns, newest trace id."""
+    out = {}
+    for s in error_spans(spans):
+        exc = next((e for e in s.events if e[0] == "exception"), None)
+        etype = exc[2].get("exception.type", "") if exc else ""
+        msg = exc[2].get("exception.message") if exc and exc[2].get("exception.message") else s.status_message
+        key = (s.service, route(s), etype, fingerprint(msg))
+        g = out.setdefault(key, {"count": 0, "first": s.start_ns, "last": s.start_ns, "trace": s.trace_id.hex()})
+        g["count"] += 1
+        g["first"] = min(g["first"], s.start_ns)
+        if s.start_ns >= g["last"]:
+            g["last"], g["trace"] = s.start_ns, s.trace_id.hex()
+    return out
