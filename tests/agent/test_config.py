@@ -102,3 +102,10 @@ def test_cli_print_config_and_install_service_dry_run():
     r = _cli("install-service", "--dry-run", "--collector", "10.0.0.5:4317", "--token", "secret", "--logs", "/a/*.log")
     assert "--logs '/a/*.log'" in r.stdout and "secret" not in r.stdout, "the token stays out of the unit"
     assert "NoNewPrivileges=yes" in r.stdout
+
+
+def test_public_api(tmp_path):
+    from stackeye.agent import Agent, AgentConfig, ConfigError as PublicConfigError, load_config
+
+    cfg = load_config(None, {"collector": "127.0.0.1:9", "state_dir": str(tmp_path), "otlp_listen": "off"})
+    assert isinstance(cfg, AgentConfig) and PublicConfigError is ConfigError and callable(Agent)
