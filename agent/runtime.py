@@ -58,6 +58,7 @@ class Agent:
         self.relay = None
         self.protocol = None
         self.config_version = 0
+        self.cycles = 0  # metrics batches queued
         self.set_enabled(cfg.enabled_collectors())
 
     # -- configuration (local, then central) ---------------------------------------------------
@@ -108,6 +109,7 @@ class Agent:
         points.extend(self.self_telemetry())
         req = otlp.metrics_request(self.resource, points, now)
         self.queue.put("metrics", req.SerializeToString())
+        self.cycles += 1
         return len(points)
 
     def self_telemetry(self) -> list[Point]:

@@ -31,6 +31,10 @@ def test_host_metrics_arrive_with_host_resource(stackeye_up, make_config):
         assert stackeye_up.wait_for_count(f"SELECT count() {base} AND MetricName = 'system.memory.utilization'", 2) >= 2
     finally:
         agent.stop()
+    # gauges and sums are separate tables, written separately: wait for both
+    sum_q = ("SELECT count() FROM otel_metrics_sum WHERE ResourceAttributes['env'] = 'e2e-host' "
+             "AND MetricName = 'stackeye.agent.sent'")
+    assert stackeye_up.wait_for_count(sum_q, 2) >= 2
     rows = stackeye_up.sql(f"SELECT ResourceAttributes AS r, groupUniqArray(MetricName) AS names {base} GROUP BY r")
     assert len(rows) == 1
     res = rows[0]["r"]
@@ -84,6 +88,9 @@ def test_collector_down_then_back_everything_arrives_once_in_order(tmp_path, mak
         assert agent.queue.wait_empty(30)
     finally:
         agent.stop()
+    limit_q = ("SELECT count() FROM otel_metrics_sum WHERE ResourceAttributes['env'] = 'outage' "
+               "AND MetricName = 'system.memory.limit'")
+    assert server.wait_for_count(limit_q, agent.cycles, timeout=60) == agent.cycles, "every cycle's sample, once"
     logs = server.sql("SELECT Body FROM otel_logs WHERE ResourceAttributes['env'] = 'outage' ORDER BY Body")
     bodies = [r["Body"] for r in logs]
     assert bodies == [f"line {i:05d} INFO outage test" for i in range(lines)], "every line, once"
