@@ -28,13 +28,13 @@ def test_host_metrics_arrive_with_host_resource(stackeye_up, make_config):
         time.sleep(0.05)
         agent.collect_once()
         base = "FROM otel_metrics_gauge WHERE ResourceAttributes['env'] = 'e2e-host'"
-        assert stackeye_up.wait_for_count(f"SELECT count() {base} AND MetricName = 'system.memory.utilization'", 2) >= 2
+        assert stackeye_up.wait_for_count(f"SELECT count() {base} AND MetricName = 'system.memory.utilization'", 2, 90) >= 2
     finally:
         agent.stop()
     # gauges and sums are separate tables, written separately: wait for both
     sum_q = ("SELECT count() FROM otel_metrics_sum WHERE ResourceAttributes['env'] = 'e2e-host' "
              "AND MetricName = 'stackeye.agent.sent'")
-    assert stackeye_up.wait_for_count(sum_q, 2) >= 2
+    assert stackeye_up.wait_for_count(sum_q, 2, 90) >= 2
     rows = stackeye_up.sql(f"SELECT ResourceAttributes AS r, groupUniqArray(MetricName) AS names {base} GROUP BY r")
     assert len(rows) == 1
     res = rows[0]["r"]
@@ -71,7 +71,7 @@ def test_collector_down_then_back_everything_arrives_once_in_order(tmp_path, mak
                 lines += 1
     try:
         write(20)
-        assert server.wait_for_count("SELECT count() FROM otel_logs WHERE ResourceAttributes['env'] = 'outage'", 20) == 20
+        assert server.wait_for_count("SELECT count() FROM otel_logs WHERE ResourceAttributes['env'] = 'outage'", 20, 90) == 20
         server.kill()  # the collector dies (kill -9): nothing it acknowledged may be lost, nothing resent twice
         for _ in range(30):
             write(10)
@@ -140,7 +140,7 @@ def test_batches_buffered_before_a_restart_are_replayed(stackeye_up, make_config
     try:
         q = ("SELECT count() FROM otel_metrics_gauge WHERE ResourceAttributes['env'] = 'restart-replay' "
              "AND MetricName = 'system.cpu.load_average.1m'")
-        assert stackeye_up.wait_for_count(q, 3) == 3
+        assert stackeye_up.wait_for_count(q, 3, 90) == 3
         assert up.queue.wait_empty(30)
     finally:
         up.stop()

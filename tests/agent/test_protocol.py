@@ -28,7 +28,7 @@ def test_register_heartbeat_and_central_config(stackeye_up, make_config):
     agent = Agent(cfg).start()
     try:
         q = f"SELECT count() AS n FROM stackeye_agents WHERE AgentId = '{agent.agent_id}'"
-        assert stackeye_up.wait_for_count(q, 2) >= 2, "registered, then at least one heartbeat"
+        assert stackeye_up.wait_for_count(q, 2, 90) >= 2, "registered, then at least one heartbeat"
         row = stackeye_up.sql(f"SELECT HostName, OsType, Collectors, Labels, Stats FROM stackeye_agents FINAL "
                               f"WHERE AgentId = '{agent.agent_id}'")[0]
         assert row["HostName"] == agent.resource["host.name"] and row["OsType"] == "linux"

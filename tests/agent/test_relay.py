@@ -43,7 +43,7 @@ def test_sdk_spans_and_logs_through_the_relay(stackeye_up, make_config):
                 pass
         provider.shutdown()
         assert stackeye_up.wait_for_count(
-            "SELECT count() FROM otel_traces WHERE ServiceName = 'relay-test-app'", 25) == 25
+            "SELECT count() FROM otel_traces WHERE ServiceName = 'relay-test-app'", 25, 90) == 25
     finally:
         agent.stop()
     rows = stackeye_up.sql("SELECT DISTINCT ResourceAttributes AS r FROM otel_traces WHERE ServiceName = 'relay-test-app'")
