@@ -1,7 +1,7 @@
 """gateway: the edges of the system — edge services (entry spans without a parent: requests from
 outside) and nginx instances (agent metrics) — with requests, request rate, 4xx and 5xx rates
 (``http.response.status_code``) and upstream latency (the non-database calls the edge makes, avg
-and p95). Services from the ``red`` and ``edges`` rollups; nginx from ``nginx.requests`` (its
+and p95). Services from the ``red`` and ``external`` rollups; nginx from ``nginx.requests`` (its
 increase over the window). nginx's stub_status has no status codes or latency: those are None.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ class GatewayRow:
 def build(p: Params, use_rollups: bool) -> str:
     w = p.window
     red = rollups.states(rollups.RED, w, "EntryClass = 1 AND IsRoot = 1", use_rollups)
-    edges = rollups.states(rollups.EDGES, w, "", use_rollups)
+    edges = rollups.states(rollups.EXTERNAL, w, "", use_rollups)
     return f"""
 SELECT * FROM (
   SELECT e.service AS gateway, 'service' AS kind, e.requests AS requests,

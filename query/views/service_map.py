@@ -3,7 +3,7 @@ caller), as JSON nodes/edges.
 
 - service → service: a CLIENT/PRODUCER span whose callee — the peer ``host:port``, or
   ``queue:<name>`` for a producer — is the address a SERVER span of another service answers as
-  (its ``server.address:server.port``), or the queue a CONSUMER span reads. From the ``edges`` and
+  (its ``server.address:server.port``), or the queue a CONSUMER span reads. From the ``external`` and
   ``owners`` rollups. ``method=join`` instead joins child entry spans to their parent spans across
   services (exact by construction, and slow over long ranges); on consistently instrumented
   services both give the same edges (tests/query checks it).
@@ -50,7 +50,7 @@ def _rollup_edges(p: Params, use_rollups: bool) -> str:
     match = f"AND (source = {q.lit(svc)} OR target = {q.lit(svc)})" if svc else ""
     return f"""
 SELECT e.ServiceName AS source, {target} AS target, if(o.owner != '', 'service', 'external') AS kind, {_EDGE_COLS}
-FROM ({rollups.states(rollups.EDGES, w, '', use_rollups)}) AS e
+FROM ({rollups.states(rollups.EXTERNAL, w, '', use_rollups)}) AS e
 LEFT JOIN ({owners}) AS o ON o.Callee = e.Callee
 WHERE o.owner != e.ServiceName {match}
 GROUP BY source, target, kind

@@ -2,6 +2,7 @@
 exactly what rollups.py generates."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 
@@ -20,6 +21,19 @@ WINDOWS = {
 }
 
 
+def same_row(a, b) -> bool:
+    """Equal, except floats may differ in the last rounded digit: sums of floats merged in another
+    order (host metrics) can land on the other side of a rounding boundary."""
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, float) and isinstance(y, float):
+            if abs(x - y) > max(0.0011, 1e-9 * abs(x)):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
 @pytest.mark.parametrize("window", sorted(WINDOWS))
 @pytest.mark.parametrize("name", ROLLUP_VIEWS)
 def test_rollups_agree_with_raw_spans(demo, name, window):
@@ -31,7 +45,9 @@ def test_rollups_agree_with_raw_spans(demo, name, window):
     fast = view.run(demo.storage, **kw)
     raw = view.run(demo.storage, use_rollups=False, **kw)
     assert fast.rows, "the window holds data"
-    assert fast.rows == raw.rows
+    assert len(fast.rows) == len(raw.rows)
+    for a, b in zip(fast.rows, raw.rows):
+        assert same_row(a, b), (a, b)
     if window != "sub_minute":
         assert any("stackeye_" in s for s in fast.sql) and not any("stackeye_" in s for s in raw.sql)
 
@@ -66,12 +82,18 @@ def test_migrations_are_generated_from_rollups_py(rollup):
         assert f.read() == rollup.migration(), "run: python -m stackeye.query.views.rollups"
 
 
-def test_backfill_fills_a_rollup_like_its_materialized_view(demo):
+def test_backfill_fills_a_rollup_like_its_materialized_views(demo):
+    """Backfill into copies of the 1 m and 1 h tables (the 1 h copy fed by a copy of the chained view)."""
     r = rollups.ERRORS
     st = demo.storage
-    st.execute(f"CREATE TABLE backfill_check AS {r.table('1m')}")
-    st.execute(rollups.backfill_statements(r)[0].replace(f"INSERT INTO {r.table('1m')}", "INSERT INTO backfill_check"))
+    st.execute(f"CREATE TABLE bf_1m AS {r.table('1m')}")
+    st.execute(f"CREATE TABLE bf_1h AS {r.table('1h')}")
+    st.execute("CREATE MATERIALIZED VIEW bf_1h_mv TO bf_1h AS " + r.rollup_select().replace(r.table("1m"), "bf_1m"))
+    (stmt,) = rollups.backfill_statements(r)
+    st.execute(stmt.replace(f"INSERT INTO {r.table('1m')}", "INSERT INTO bf_1m"))
     cols = ", ".join(r.key_names)
-    mine = st.query(f"SELECT {cols}, countMerge(Calls) FROM backfill_check GROUP BY {cols} ORDER BY ALL").rows
-    mv = st.query(f"SELECT {cols}, countMerge(Calls) FROM {r.table('1m')} GROUP BY {cols} ORDER BY ALL").rows
-    assert mine == mv and mine
+    for grain in ("1m", "1h"):
+        mine = st.query(f"SELECT Bucket, {cols}, countMerge(Calls) FROM bf_{grain} GROUP BY Bucket, {cols} ORDER BY ALL").rows
+        mv = st.query(f"SELECT Bucket, {cols}, countMerge(Calls) FROM {r.table(grain)} GROUP BY Bucket, {cols} "
+                      "ORDER BY ALL").rows
+        assert mine == mv and mine, grain
