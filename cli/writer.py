@@ -114,7 +114,8 @@ def serve(config, storage, storage_name: str, stop, *, http: str | None = None, 
             return {"status": "ok" if not writer.last_error else "degraded", "role": "writer", "version": __version__,
                     "kafka": list(config.brokers), "group": config.group_id, "storage": storage_name,
                     "lag_records": lag, "buffered_bytes": buffered, "last_error": writer.last_error,
-                    "written_items": metrics.total(metrics.written_rows), "dead_letters": queue.dead_lettered}
+                    "written_items": metrics.total(metrics.written_rows), "dead_letters": queue.dead_lettered,
+                    "partitions": queue.partitions}
 
         try:
             server = status_server(http, health, metrics)

@@ -148,6 +148,8 @@ class KafkaQueue:
         self._buf: dict = collections.defaultdict(collections.deque)  # TopicPartition -> deque[ConsumerRecord]
         self._buf_bytes: dict = collections.defaultdict(int)
         self._since: dict = {}  # TopicPartition -> when its oldest buffered record arrived here
+        self._expect: dict = {}  # TopicPartition -> next offset this partition must deliver
+        self._reseeked: set = set()
         self._inflight: dict = {}  # TopicPartition -> (first, last) handed out, not committed
         self._intents: dict = {}  # TopicPartition -> (first, last) | None, looked up once per assignment
         self._paused: set = set()
@@ -156,6 +158,7 @@ class KafkaQueue:
         self._max_wait = 1.0
         self.dead_lettered = 0
         self._lag = (0, 0)
+        self.partitions: dict = {}  # per-partition state for /api/v1/health, refreshed with the lag
         self._lag_at = 0.0
         self._closed = False
 
@@ -334,6 +337,8 @@ class KafkaQueue:
             self._buf.pop(tp, None)
             self._buf_bytes.pop(tp, None)
             self._since.pop(tp, None)
+            self._expect.pop(tp, None)
+            self._reseeked.discard(tp)
             self._inflight.pop(tp, None)
             self._intents.pop(tp, None)
             self._paused.discard(tp)
@@ -353,11 +358,23 @@ class KafkaQueue:
             buf = self._buf[tp]
             if not buf:
                 self._since[tp] = time.monotonic()
+            expect = self._expect.get(tp)
+            if expect is None:
+                expect = self._expect[tp] = self._start_offset(consumer, tp)
             for m in msgs:
-                if buf and m.offset <= buf[-1].offset:
+                if m.offset < expect:
                     continue  # re-fetched after a seek
+                if m.offset > expect and tp not in self._reseeked:
+                    # Records from before a rebalance, past the committed offset: never skip ahead.
+                    log.warning("%s/%d: got offset %d, expected %d; fetching again from %d",
+                                tp.topic, tp.partition, m.offset, expect, expect)
+                    consumer.seek(tp, expect)
+                    self._reseeked.add(tp)
+                    break
+                self._reseeked.discard(tp)
                 buf.append(m)
                 self._buf_bytes[tp] += len(m.value or b"")
+                expect = self._expect[tp] = m.offset + 1
         # Bound memory: stop fetching partitions holding two batches' worth; resume when drained.
         max_records, max_bytes = self._limits
         for tp in list(self._buf):
@@ -370,11 +387,18 @@ class KafkaQueue:
                     consumer.resume(tp)
                 self._paused.discard(tp)
 
+    def _start_offset(self, consumer, tp) -> int:
+        """Where this partition's records must start after an assignment: the committed offset."""
+        committed = consumer.committed(tp)
+        if committed is None:
+            committed = consumer.beginning_offsets([tp])[tp]
+        return committed
+
     def read(self, max_records: int, max_bytes: int, max_wait_s: float) -> Batch | None:
         self._limits = (max(1, max_records), max(1, max_bytes))
         self._max_wait = max_wait_s
         deadline = time.monotonic() + max_wait_s
-        self._refresh_lag()
+        self._refresh_lag(force=max_wait_s >= 1.0)
         while True:
             final = time.monotonic() >= deadline
             tp = self._ready_partition(final)
@@ -549,11 +573,19 @@ class KafkaQueue:
         last read (at most ~5 s old): safe to call from any thread, the consumer is not."""
         return self._lag
 
-    def _refresh_lag(self) -> None:
+    def _refresh_lag(self, force: bool = False) -> None:
         now = time.monotonic()
-        if now - self._lag_at >= 5.0:
+        if force or now - self._lag_at >= 5.0:
             self._lag_at = now
             self._lag = self._compute_depth()
+            self.partitions = {
+                f"{tp.topic}/{tp.partition}": {
+                    "buffered": len(self._buf.get(tp, ())), "next": self._expect.get(tp),
+                    "paused": tp in self._paused, "in_flight": self._inflight.get(tp),
+                    "intent": self._intents.get(tp),
+                }
+                for tp in sorted(set(self._buf) | set(self._expect) | set(self._inflight))
+            }
 
     def _compute_depth(self) -> tuple[int, int]:
         buffered = sum(self._buf_bytes.values())
