@@ -15,6 +15,7 @@ class PipelineMetrics:
         self.received_items = Counter("stackeye_received_items", "Spans, data points or log records accepted", ["signal"], registry=r)
         self.received_bytes = Counter("stackeye_received_bytes", "Request bytes accepted (uncompressed)", ["signal"], registry=r)
         self.rejected_requests = Counter("stackeye_rejected_requests", "OTLP requests refused, by reason", ["signal", "reason"], registry=r)
+        self.duplicate_requests = Counter("stackeye_duplicate_requests", "Retried requests already queued (same stackeye-batch-id), acknowledged without storing again", ["signal"], registry=r)
         self.queued_bytes = Gauge("stackeye_queue_bytes", "Bytes in the durable queue waiting for the writer", registry=r)
         self.written_rows = Counter("stackeye_written_items", "Items inserted into ClickHouse", ["signal"], registry=r)
         self.written_batches = Counter("stackeye_written_batches", "Batches inserted into ClickHouse", registry=r)

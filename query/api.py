@@ -71,6 +71,7 @@ def health_doc(context) -> dict:
         "rows_written": int(m.total(m.written_rows)),
         "rejected": {k: int(v) for k, v in sorted(rejected.items())},
         "dead_letters": int(m.total(m.dead_letters)),
+        "duplicates": int(m.total(m.duplicate_requests)),
     }
     if writer is not None and writer.last_error:
         doc["status"] = "degraded"

@@ -5,8 +5,10 @@ The gRPC and HTTP front ends only translate their protocol to :meth:`Receiver.ac
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hmac
+import threading
 import time
 from typing import Mapping
 
@@ -18,6 +20,7 @@ from stackeye.collector.telemetry import PipelineMetrics
 
 AGENT_ID_HEADER = "x-stackeye-agent-id"
 TENANT_HEADER = "x-stackeye-tenant"
+BATCH_ID_HEADER = "stackeye-batch-id"  # a sender's stable id for one request, kept across its retries
 
 
 class IngestError(Exception):
@@ -74,12 +77,19 @@ class Receiver:
         self.metrics = metrics
         self.limits = limits
         self.auth = auth or Authenticator()
+        self._seen: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
+        self._seen_lock = threading.Lock()
+        self.seen_window = 100_000  # batch ids remembered (the retries of a sender that lost our answer)
 
     def accept(self, signal: Signal, payload: bytes, metadata: Mapping[str, str], transport: str) -> int:
         """Validate and durably enqueue one request; return its item count or raise IngestError."""
         try:
             tenant = self.auth.tenant(metadata)
             items = self._validate(signal, payload)
+            batch_id = metadata.get(BATCH_ID_HEADER, "")
+            if batch_id and self._already_queued(tenant, batch_id):
+                self.metrics.duplicate_requests.labels(signal=signal.name.lower()).inc()
+                return items
             if items:
                 record = Record(signal, payload, items, time.time_ns(), tenant, metadata.get(AGENT_ID_HEADER, ""))
                 try:
@@ -91,10 +101,22 @@ class Receiver:
         except IngestError as err:
             self.metrics.rejected_requests.labels(signal=signal.name.lower(), reason=err.reason).inc()
             raise
+        if batch_id:
+            self._remember(tenant, batch_id)
         self.metrics.received_requests.labels(signal=signal.name.lower(), transport=transport).inc()
         self.metrics.received_items.labels(signal=signal.name.lower()).inc(items)
         self.metrics.received_bytes.labels(signal=signal.name.lower()).inc(len(payload))
         return items
+
+    def _already_queued(self, tenant: str, batch_id: str) -> bool:
+        with self._seen_lock:
+            return (tenant, batch_id) in self._seen
+
+    def _remember(self, tenant: str, batch_id: str) -> None:
+        with self._seen_lock:
+            self._seen[(tenant, batch_id)] = None
+            while len(self._seen) > self.seen_window:
+                self._seen.popitem(last=False)
 
     def _validate(self, signal: Signal, payload: bytes) -> int:
         limit = self.limits.max_request_bytes

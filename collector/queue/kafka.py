@@ -306,7 +306,12 @@ class KafkaQueue:
                 queue._forget(revoked)
 
             def on_partitions_assigned(self, assigned):
-                queue._forget(assigned)  # positions restart from the committed offsets
+                # Restart every assigned partition from its committed offset with nothing buffered.
+                # kafka-python keeps the position and the paused flag of partitions that stay
+                # assigned: the expected-offset check seeks those back, and they are resumed here.
+                queue._forget(assigned)
+                if assigned:
+                    queue._consumer.resume(*assigned)
                 log.info("assigned %s", ", ".join(f"{tp.topic}/{tp.partition}" for tp in sorted(assigned)) or "nothing")
 
         timeout_ms = int(self.config.produce_timeout_s * 1000)

@@ -92,3 +92,15 @@ def test_otlp_http_errors_say_what_is_wrong(stackeye_up):
     assert status == 415 and "application/x-protobuf" in json.loads(body)["error"]
     status, body = _post(url, b"not gzip", {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
     assert status == 400 and "gzip" in json.loads(body)["error"]
+
+
+def test_a_retried_batch_id_is_stored_once(stackeye_up, export):
+    service = "retry-" + uuid.uuid4().hex[:6]
+    payload = spans_request(service, 4).SerializeToString()
+    meta = (("stackeye-batch-id", f"agent-1-{service}"),)
+    duplicates = stackeye_up.health()["duplicates"]
+    for _ in range(3):  # the sender lost our answer twice and retried with the same id
+        export(payload, timeout=10, metadata=meta)
+    export(payload, timeout=10, metadata=(("stackeye-batch-id", f"agent-1-{service}-other"),))
+    assert stackeye_up.wait_for_count(f"SELECT count() FROM otel_traces WHERE ServiceName = '{service}'", 8) == 8
+    assert stackeye_up.health()["duplicates"] == duplicates + 2  # acknowledged, not queued again
