@@ -9,13 +9,17 @@ a span event ``stackeye.callstack`` whose attribute ``stackeye.callstack.frames`
 
 Why sampling and not ``sys.setprofile``: a profile hook runs on every call and return of every
 request (we cannot know in advance which request will be slow), which costs far more than the
-5 % budget (bench/RESULTS.md); the sampler's cost is one dict write per root span plus a stack
-walk per tick per *in-flight* request, in another thread.
+5 % budget (bench/RESULTS.md); the sampler's cost is one dict write per entry span plus, in
+another thread, a stack walk per tick per request that has been running for at least one
+interval (requests shorter than that are never walked; the first sample of a longer one stands
+for the time since the request started).
 
 Call counts are observed invocations: a frame seen in consecutive samples is the same call when
 it is the same frame object (the sampler holds the previous sample's frames so CPython cannot
 reuse them). SQL and other outbound calls appear as leaf frames under the code that made them,
-taken from the innermost open CLIENT span of the request thread at each sample.
+taken at each sample from the innermost instrumentation frame that holds a recording CLIENT
+span in a local named ``span`` (the stock DB-API, Redis, HTTP-client wrappers and ours do), so
+the request path never tracks child spans.
 
 >>> samples = [(("a", "b"), 0, None), (("a", "b"), 2, None), (("a", "c"), 1, "SQL: SELECT ?")]
 >>> tree = build_tree(samples, duration_ms=30.0, root_name="GET /x")
@@ -51,30 +55,33 @@ _INTERNAL = (os.sep + "opentelemetry" + os.sep, os.sep + "wrapt" + os.sep,
 
 
 class _Capture:
-    __slots__ = ("span", "samples", "prev", "client", "prev_client", "truncated", "last")
+    __slots__ = ("span_id", "samples", "prev", "prev_client", "truncated", "last")
 
-    def __init__(self, span):
-        self.span = span
-        self.last = time.perf_counter()
-        self.samples: list = []  # (labels tuple, first new-call depth, leaf label or None)
+    def __init__(self, span_id: int):
+        self.span_id = span_id
+        self.samples: list = []  # (labels tuple, first new-call depth, leaf or None, weight)
         self.prev: list = []  # frame objects of the previous sample, outermost first
-        self.client = None  # innermost open CLIENT span started on this thread
-        self.prev_client = None
+        self.prev_client = None  # the outbound-call span seen in the previous sample
         self.truncated = False
+        self.last = time.perf_counter()
 
 
 class CallstackProcessor(SpanProcessor):
-    """Span processor + sampler thread. Register it *before* the batch processor."""
+    """Span processor + sampler thread. Register it *before* the batch processor.
+
+    The request path only registers and unregisters entry spans (child spans return at once);
+    everything else happens in the sampler thread or, for slow requests, the export thread.
+    """
 
     def __init__(self, threshold_ms: float = 500.0, interval_ms: float = 5.0):
         self.threshold_ns = int(threshold_ms * 1e6)
         self.interval = interval_ms / 1000.0
         self.interval_ms = interval_ms
-        self._active: dict[int, _Capture] = {}
-        self._by_span: dict[int, _Capture] = {}
+        self._active: dict[int, _Capture | None] = {}  # request thread id -> capture (None: ambiguous)
         self._done: OrderedDict[int, tuple] = OrderedDict()
         self._lock = threading.Lock()
         self._labels: dict = {}
+        self._holders: dict = {}  # code -> True when it is an instrumentation frame with a `span` local
         self._pid = -1
         self._running = False  # sampler thread alive in this process (reset in a forked child)
         self._stopped = False
@@ -84,50 +91,42 @@ class CallstackProcessor(SpanProcessor):
     def _after_fork(self) -> None:
         self._running = False
         self._active = {}
-        self._by_span = {}
         self._lock = threading.Lock()
 
     # -- request thread (keep cheap) ------------------------------------------------------------
     def on_start(self, span, parent_context=None) -> None:
         parent = span.parent
-        tid = threading.get_ident()
-        if parent is None or parent.is_remote:
-            if tid in self._active:  # another entry span in flight on this thread (asyncio): skip both
-                self._active[tid] = None
-                return
-            if not self._running:
-                self._start_thread()
-            cap = _Capture(span)
-            self._active[tid] = cap
-            if len(self._by_span) > MAX_OPEN:  # spans the app never ended: forget them
-                self._by_span.clear()
-            self._by_span[span.context.span_id] = cap
-        elif span.kind is SpanKind.CLIENT:
-            cap = self._active.get(tid)
-            if cap is not None:
-                cap.client = span
-
-    def on_end(self, span) -> None:
-        cap = self._by_span.pop(span.context.span_id, None) if self._by_span else None
-        if cap is None:
-            if span.kind is SpanKind.CLIENT:
-                c = self._active.get(threading.get_ident())
-                if c is not None and c.client is not None and c.client.context.span_id == span.context.span_id:
-                    c.client = None
+        if parent is not None and not parent.is_remote:
             return
         tid = threading.get_ident()
-        if self._active.get(tid) is cap:
+        if tid in self._active:  # another entry span in flight on this thread (asyncio): skip both
+            self._active[tid] = None
+            return
+        if not self._running:
+            self._start_thread()
+        if len(self._active) > MAX_OPEN:  # entry spans the app never ended: forget them
+            self._active.clear()
+        self._active[tid] = _Capture(span.context.span_id)
+
+    def on_end(self, span) -> None:
+        parent = span.parent
+        if parent is not None and not parent.is_remote:
+            return
+        span_id = span.context.span_id
+        tid = threading.get_ident()
+        cap = self._active.get(tid, 0)
+        if cap is None:  # the ambiguous marker: this thread's entry spans get no call stack
             del self._active[tid]
-        else:  # ended on another thread than it started (rare): find it
-            for key, value in list(self._active.items()):
-                if value is cap:
-                    self._active.pop(key, None)
-        if self._active.get(tid, 0) is None:
-            self._active.pop(tid, None)
+            return
+        if cap == 0 or cap.span_id != span_id:  # ended on another thread than it started (rare)
+            tid = next((k for k, v in list(self._active.items()) if v is not None and v.span_id == span_id), None)
+            if tid is None:
+                return
+            cap = self._active[tid]
+        self._active.pop(tid, None)
         if span.end_time - span.start_time >= self.threshold_ns and cap.samples:
             with self._lock:
-                self._done[span.context.span_id] = (cap.samples, (span.end_time - span.start_time) / 1e6,
-                                                    span.name, cap.truncated)
+                self._done[span_id] = (cap.samples, (span.end_time - span.start_time) / 1e6, span.name, cap.truncated)
                 while len(self._done) > MAX_PENDING:
                     self._done.popitem(last=False)
         cap.prev = []
@@ -167,9 +166,12 @@ class CallstackProcessor(SpanProcessor):
                     pass
 
     def _sample(self) -> None:
+        young = time.perf_counter() - self.interval
+        if not any(cap is not None and cap.last <= young for cap in list(self._active.values())):
+            return  # only requests younger than one interval are in flight: most requests end here
         frames = sys._current_frames()
         for tid, cap in list(self._active.items()):
-            if cap is None or cap.truncated:
+            if cap is None or cap.truncated or cap.last > young:
                 continue
             frame = frames.get(tid)
             if frame is None:
@@ -178,7 +180,11 @@ class CallstackProcessor(SpanProcessor):
                 cap.truncated = True
                 continue
             stack = []
+            client = None
             while frame is not None:
+                code = frame.f_code
+                if client is None and self._holds_span(code):
+                    client = self._client_span(frame)
                 stack.append(frame)
                 frame = frame.f_back
             stack.reverse()
@@ -188,7 +194,6 @@ class CallstackProcessor(SpanProcessor):
             limit = min(len(prev), len(stack))
             while new_at < limit and prev[new_at] is stack[new_at]:
                 new_at += 1
-            client = cap.client
             leaf = self._client_label(client) if client is not None else None
             now = time.perf_counter()
             cap.samples.append((tuple(self._labels[f.f_code] for f in stack), new_at,
@@ -196,6 +201,23 @@ class CallstackProcessor(SpanProcessor):
             cap.last = now
             cap.prev = stack
             cap.prev_client = client
+
+    def _holds_span(self, code) -> bool:
+        """An instrumentation wrapper frame that keeps its span in a local named ``span``."""
+        held = self._holders.get(code)
+        if held is None:
+            path = code.co_filename
+            held = "span" in code.co_varnames and any(part in path for part in _INTERNAL[:3])
+            self._holders[code] = held
+        return held
+
+    @staticmethod
+    def _client_span(frame):
+        """The outbound-call span a wrapper frame is executing, if any (read from its locals)."""
+        span = frame.f_locals.get("span")
+        if span is not None and getattr(span, "kind", None) is SpanKind.CLIENT and span.is_recording():
+            return span
+        return None
 
     def _keep(self, code) -> bool:
         label = self._labels.get(code)
