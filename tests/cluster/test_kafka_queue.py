@@ -155,3 +155,30 @@ def test_a_batch_replayed_after_a_crash_has_the_same_range_and_token(kafka):
     assert third.read(50, 1 << 20, 4.0) is None
     third.close()
     producer.close()
+
+
+def test_partitions_paused_for_back_pressure_keep_flowing_across_a_rebalance(kafka):
+    config = _config(kafka, partitions=2)
+    producer = KafkaQueue(config)
+    producer.put([_record(1) for _ in range(60)])
+    a = KafkaQueue(config)
+    seen, deadline = 0, time.monotonic() + 30
+    while not a._paused and time.monotonic() < deadline:  # tiny byte limit: a pauses what it fetched
+        batch = a.read(1, 1, 0.5)
+        if batch is not None:
+            a.begin(batch)
+            a.commit(batch)
+            seen += batch.items
+    assert a._paused
+    b = KafkaQueue(config)  # joins: a keeps a partition, and kafka-python keeps its paused flag
+    deadline = time.monotonic() + 90
+    while seen < 60 and time.monotonic() < deadline:
+        for q in (a, b):
+            batch = q.read(10, 1 << 20, 0.2)
+            if batch is not None:
+                q.begin(batch)
+                q.commit(batch)
+                seen += batch.items
+    assert seen == 60
+    for q in (producer, a, b):
+        q.close()
