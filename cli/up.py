@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 
@@ -18,7 +19,9 @@ EPILOG = """examples:
 Then point any OpenTelemetry SDK at it (OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317) and ask:
   stackeye sql "SELECT ServiceName, count() FROM otel_traces GROUP BY ServiceName"
 
-Settings: defaults < --config file < STACKEYE_* environment < flags.  SIGTERM/SIGINT drain and exit 0.
+Settings: defaults < --config file < STACKEYE_* environment < flags.
+SIGTERM/SIGINT: stop accepting, drain the spool into storage, exit 0 (a second signal exits at once;
+what was not written stays in the spool for the next start).
 """
 
 log = logging.getLogger("stackeye.up")
@@ -35,8 +38,15 @@ def run(args) -> int:
     config = config_from_args(UpConfig, args)
     app = EmbeddedApp(config)
     stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():  # a second signal: leave now; what was not written stays in the spool
+            log.warning("second signal: exiting without finishing the drain (nothing is lost: the spool keeps it)")
+            os._exit(1)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     try:
         app.start()
     except (OSError, StorageError) as exc:

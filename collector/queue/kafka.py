@@ -497,7 +497,17 @@ class KafkaQueue:
         """Announce the batch's offset range on the intent topic before it is inserted: whoever
         replays this partition after a crash ends the batch at the same offset (same token)."""
         tp, first, last = batch.position
-        self._write_intent(tp, first, last)
+        delay, deadline = 0.2, time.monotonic() + 6 * self.config.produce_timeout_s
+        while True:
+            try:
+                self._write_intent(tp, first, last)
+                return
+            except QueueUnavailable as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("%s; retrying in %.1fs before inserting %s", exc, delay, batch.token)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def quarantine(self, record: Record, reason: str) -> str:
         """A record the storage refused for good goes to the dead-letter topic."""
@@ -520,8 +530,15 @@ class KafkaQueue:
             log.warning("commit of %s failed after a rebalance (%s); the new owner replays it with the same token",
                         batch.token, exc)
         except KafkaError as exc:
-            self._inflight[tp] = (first, last)
-            raise self._unavailable(f"cannot commit {batch.token}", exc) from None
+            # Not fatal: the batch is in storage; uncommitted, it is read again after a restart or
+            # rebalance and its insert deduplicates (same range, same token).
+            log.warning("cannot commit %s (%s: %s); it will be replayed and deduplicated",
+                        batch.token, type(exc).__name__, exc)
+            self._forget([tp])
+            try:
+                self._consumer.seek(tp, first)
+            except Exception:
+                pass
 
     # -- intents ---------------------------------------------------------------------------------
     def _intent_key(self, tp) -> bytes:

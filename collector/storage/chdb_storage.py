@@ -92,6 +92,8 @@ class ChdbStorage:
     @staticmethod
     def _exec(conn, sql: str, fmt: str = "CSV"):
         # conn.query, not a DB-API cursor: chDB's cursor changes the session's JSON output settings
+        if conn is None:
+            raise StorageError("the storage is closed (shutting down)", retryable=True)
         try:
             return conn.query(sql, fmt)
         except Exception as exc:
@@ -143,9 +145,12 @@ class ChdbStorage:
     def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None) -> QueryResult:
         if limits is not None and limits != self.limits:
             raise ValueError("chDB storage applies its limits per connection; set them at construction")
-        conn, lock = (self._rconn, self._rlock) if readonly else (self._wconn, self._wlock)
+        lock = self._rlock if readonly else self._wlock
         started = time.perf_counter()
         with lock:
+            conn = self._rconn if readonly else self._wconn
+            if conn is None:
+                raise QueryError("the storage is closed (shutting down)")
             try:
                 res = conn.query(sql, "JSONCompact")
             except Exception as exc:
@@ -171,10 +176,15 @@ class ChdbStorage:
             pass
 
     def close(self) -> None:
-        for conn in (self._rconn, self._wconn):
+        """Wait for running statements, then close; later calls fail with "storage is closed"."""
+        with self._wlock, self._rlock:
+            conns, self._rconn, self._wconn = (self._rconn, self._wconn), None, None
+        for conn in conns:
+            if conn is None:
+                continue
             try:
                 conn.close()
-            except Exception:  # closing twice or after a failed open
+            except Exception:  # closing after a failed open
                 pass
 
 
