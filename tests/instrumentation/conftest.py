@@ -9,11 +9,9 @@ import http.server
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
-import uuid
 
 import pytest
 
