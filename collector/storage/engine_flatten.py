@@ -266,7 +266,7 @@ def _insert(table: str, cols: dict[str, str], inner: str, root: str) -> Statemen
     sql = (
         f"INSERT INTO {table} ({names})\n"
         "SETTINGS insert_deduplicate = 1, insert_deduplication_token = '{token}', "
-        "deduplicate_blocks_in_dependent_materialized_views = 1, max_insert_threads = 1\n"
+        "deduplicate_blocks_in_dependent_materialized_views = 1, max_insert_threads = 1, parallel_view_processing = 1\n"
         f"SELECT\n    {exprs}\nFROM ({inner})\n"
         f"SETTINGS format_schema = '{{schema}}:{root}', input_format_protobuf_oneof_presence = 1, max_threads = 2"
     )
