@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import urllib.request
 import uuid
 
 import grpc
@@ -44,6 +45,9 @@ def test_sdk_spans_through_kafka_all_come_back_by_sql(kafka, procs, tmp_path):
     assert len(sent) == 300
     assert writer.wait_written(300) == 300, writer.log_tail()
     assert collector.health()["received_items"] == 300
+    for proc, metric in ((collector, "stackeye_received_items_total"), (writer, "stackeye_written_items_total")):
+        with urllib.request.urlopen(f"http://127.0.0.1:{proc.http_port}/metrics", timeout=5) as resp:
+            assert metric in resp.read().decode()
     writer.stop()
     rows = sql_json(url, f"SELECT SpanId, SpanName, SpanKind, SpanAttributes['i'] AS i FROM otel_traces "
                          f"WHERE ServiceName = '{service}'")
