@@ -2,8 +2,10 @@
 
 ``of`` picks the question: ``services``, ``transactions``, ``servers`` (per host), ``external``,
 ``database`` — calls, errors, error rate, rate, avg and p95 per interval, for the ``series``
-busiest keys — or ``metric``: the mean of one metric (``metric=system.cpu.utilization``) per
-interval and host/instance. The interval is chosen from the range (about 60 points) unless given.
+busiest keys; ``errors``: error spans per interval by service and exception type (``calls`` and
+``errors`` both count them); ``logs``: log records per interval by service and severity (``calls``
+all, ``errors`` those of severity ERROR and above); or ``metric``: the mean of one metric
+(``metric=system.cpu.utilization``) per interval and host/instance. The interval is chosen from the range (about 60 points) unless given.
 Span series are served from the rollups (1 h rows only when the interval is whole hours)."""
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ class Point:
 
 
 OF = Param("of", "choice", "services", "what to chart",
-           choices=("services", "transactions", "servers", "external", "database", "metric"))
+           choices=("services", "transactions", "servers", "external", "database", "errors", "logs", "metric"))
 METRIC = Param("metric", help="of=metric: the metric name, e.g. system.cpu.utilization, redis.clients.connected")
 SERIES = Param("series", "int", 10, "how many series (the busiest)", minimum=1, maximum=200)
 
@@ -59,14 +61,51 @@ ORDER BY series, t
 LIMIT 100000"""
 
 
+def _top(series_sql: str, source: str, weight: str, n: int) -> str:
+    return f"series IN (SELECT {series_sql} AS s FROM ({source}) GROUP BY s ORDER BY {weight} DESC, s LIMIT {n})"
+
+
+def _errors(p: Params, step: int, use_rollups: bool) -> str:
+    states = rollups.states(rollups.ERRORS, p.window, common.eq("ServiceName", p["service"]), use_rollups,
+                            hours=step % 3600 == 0, minutes=step % 60 == 0)
+    series = "concat(ServiceName, ' ', ExceptionType)"
+    return f"""
+SELECT {common.iso('t')} AS time, series, countMerge(Calls) AS calls, calls AS errors, NULL AS error_rate,
+  round(calls / {step}, 6) AS rate_per_s, NULL AS avg_ms, NULL AS p95_ms, NULL AS value
+FROM (SELECT *, {series} AS series FROM ({states}))
+WHERE {_top(series, states, 'countMerge(Calls)', int(p['series']))}
+GROUP BY {common.bucket('Bucket', step)} AS t, series
+ORDER BY series, t"""
+
+
+def _logs(p: Params, step: int) -> str:
+    conds = q.and_all(q.in_window("Timestamp", p.window), common.eq("ServiceName", p["service"]),
+                      common.eq("ResourceAttributes['host.name']", p["host"]))
+    series = "concat(ServiceName, ' ', upper(SeverityText))"
+    source = f"SELECT * FROM otel_logs WHERE {conds}"
+    return f"""
+SELECT {common.iso('t')} AS time, {series} AS series, count() AS calls,
+  countIf(SeverityNumber >= 17 OR upper(SeverityText) IN ('ERROR', 'FATAL', 'CRITICAL')) AS errors,
+  {q.frac('errors', 'calls')} AS error_rate, round(calls / {step}, 6) AS rate_per_s,
+  NULL AS avg_ms, NULL AS p95_ms, NULL AS value
+FROM otel_logs
+WHERE {conds} AND {_top(series, source, 'count()', int(p['series']))}
+GROUP BY {common.bucket('Timestamp', step)} AS t, series
+ORDER BY series, t"""
+
+
 def build(p: Params, use_rollups: bool) -> str:
     step = common.interval_seconds(p, points=30)  # 24 h → hourly points, served by the 1 h rollup
     if p["of"] == "metric":
         return _metric(p, step)
+    if p["of"] == "logs":
+        return _logs(p, step)
     if step % 60:
         if p["interval"]:
             raise ParamError("interval", "span series have minute resolution: use a whole number of minutes")
         step = 60
+    if p["of"] == "errors":
+        return _errors(p, step, use_rollups)
     rollup, series, entry = _SPAN[p["of"]]
     where = q.and_all(common.eq("ServiceName", p["service"]),
                       common.eq("HostName", p["host"]) if rollup is rollups.RED else "")

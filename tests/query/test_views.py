@@ -346,3 +346,23 @@ def test_timeseries_of_a_metric(demo):
 def test_timeseries_busiest_series_only(demo):
     rows = run(demo, "timeseries", of="transactions", series=3).rows
     assert len({r.series for r in rows}) == 3
+
+
+def test_timeseries_of_errors_and_logs(demo):
+    want = E.errors(demo.spans())
+    rows = run(demo, "timeseries", of="errors", interval="1h", series=100).rows
+    by_series = collections.Counter()
+    for (service, _, etype, _), w in want.items():
+        by_series[f"{service} {etype}"] += w["count"]
+    got = collections.Counter()
+    for r in rows:
+        got[r.series] += r.calls
+    assert got == by_series
+    logs = [r for r in demo.records if isinstance(r, d.Log)]
+    rows = run(demo, "timeseries", of="logs", interval="1h", series=100).rows
+    assert sum(r.calls for r in rows) == len(logs)
+    assert sum(r.errors for r in rows) == sum(1 for r in logs if r.severity_number >= 17)
+    fast = run(demo, "timeseries", of="errors", interval="5m", series=100).rows
+    raw = registry.get("timeseries").run(demo.storage, use_rollups=False, of="errors", interval="5m", series=100,
+                                         **WINDOW).rows
+    assert fast == raw
