@@ -152,7 +152,7 @@ for raw in reqs:  # flatten ahead of time: not measured
         "ResourceAttributes": pa.array(cols["ResourceAttributes"], m), "ScopeName": cols["ScopeName"], "ScopeVersion": cols["ScopeVersion"],
         "SpanAttributes": pa.array(cols["SpanAttributes"], m), "Duration": pa.array(cols["Duration"], pa.uint64()), "StatusCode": cols["StatusCode"]}))
 conn = chdb.connect(path)
-per_insert = 40  # requests per insert, like the writer's batches
+per_insert = int(sys.argv[4])  # requests per insert, as the writer batches them
 batches = []
 for i in range(0, total_requests, per_insert):
     batches.append(pa.concat_tables([tables[j % len(tables)] for j in range(i, min(i + per_insert, total_requests))]))
@@ -173,7 +173,10 @@ def run_reference(requests: list[bytes], total_requests: int, data_dir: str) -> 
     with open(req_file, "wb") as f:
         for r in requests:
             f.write(len(r).to_bytes(4, "little") + r)
-    out = subprocess.run([sys.executable, "-c", REFERENCE, os.path.join(data_dir, "ref"), req_file, str(total_requests)],
+    from stackeye.collector.config import UpConfig
+
+    per_insert = str(UpConfig().batch_max_records)  # the same batches as stackeye up's writer
+    out = subprocess.run([sys.executable, "-c", REFERENCE, os.path.join(data_dir, "ref"), req_file, str(total_requests), per_insert],
                          capture_output=True, text=True, check=True)
     import json
     doc = json.loads(out.stdout.strip().splitlines()[-1])

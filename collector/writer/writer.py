@@ -26,8 +26,8 @@ log = logging.getLogger("stackeye.writer")
 
 @dataclasses.dataclass(frozen=True)
 class WriterConfig:
-    batch_max_records: int = 100  # OTLP requests per insert (each holds many items)
-    batch_max_bytes: int = 8 << 20  # request bytes per insert
+    batch_max_records: int = 200  # OTLP requests per insert (each holds many items)
+    batch_max_bytes: int = 16 << 20  # request bytes per insert: fewer, larger inserts (bench/RESULTS.md)
     batch_max_wait_s: float = 1.0  # data is queryable within about this long
     retry_initial_s: float = 0.2
     retry_max_s: float = 10.0
