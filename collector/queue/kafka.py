@@ -150,6 +150,7 @@ class KafkaQueue:
         self._since: dict = {}  # TopicPartition -> when its oldest buffered record arrived here
         self._expect: dict = {}  # TopicPartition -> next offset this partition must deliver
         self._reseeked: set = set()
+        self._reposition: set = set()  # assigned partitions to seek back to their committed offset
         self._inflight: dict = {}  # TopicPartition -> (first, last) handed out, not committed
         self._intents: dict = {}  # TopicPartition -> (first, last) | None, looked up once per assignment
         self._paused: set = set()
@@ -304,6 +305,7 @@ class KafkaQueue:
         class _Listener(ConsumerRebalanceListener):
             def on_partitions_revoked(self, revoked):
                 queue._forget(revoked)
+                queue._reposition.difference_update(revoked)
 
             def on_partitions_assigned(self, assigned):
                 # Restart every assigned partition from its committed offset with nothing buffered.
@@ -312,6 +314,7 @@ class KafkaQueue:
                 queue._forget(assigned)
                 if assigned:
                     queue._consumer.resume(*assigned)
+                queue._reposition.update(assigned)  # seek to the committed offsets after this poll
                 log.info("assigned %s", ", ".join(f"{tp.topic}/{tp.partition}" for tp in sorted(assigned)) or "nothing")
 
         timeout_ms = int(self.config.produce_timeout_s * 1000)
@@ -357,6 +360,21 @@ class KafkaQueue:
         except KafkaError as exc:
             raise self._unavailable("poll failed", exc) from None
         assigned = consumer.assignment()
+        for tp in list(self._reposition):
+            # kafka-python keeps the fetch position of a partition that stays assigned across a
+            # rebalance, past the records we just dropped: go back to the committed offset.
+            got.pop(tp, None)
+            if tp not in assigned:
+                self._reposition.discard(tp)
+                continue
+            try:
+                start = self._start_offset(consumer, tp)
+            except Exception as exc:  # the coordinator is moving: try again after the next poll
+                log.warning("cannot read the committed offset of %s/%d yet: %s", tp.topic, tp.partition, exc)
+                continue
+            consumer.seek(tp, start)
+            self._expect[tp] = start
+            self._reposition.discard(tp)
         for tp, msgs in got.items():
             if tp not in assigned:
                 continue

@@ -182,3 +182,33 @@ def test_partitions_paused_for_back_pressure_keep_flowing_across_a_rebalance(kaf
     assert seen == 60
     for q in (producer, a, b):
         q.close()
+
+
+def test_records_buffered_when_a_rebalance_starts_are_read_again(kafka):
+    config = _config(kafka, partitions=2)
+    producer = KafkaQueue(config)
+    producer.ensure_topics()
+    raw = producer._get_producer()
+    for i in range(40):  # both partitions, then nothing more: only a seek brings dropped records back
+        raw.send("otlp_spans", _record(1).payload, partition=i % 2).get(10)
+    a = KafkaQueue(config)
+    seen, deadline = 0, time.monotonic() + 30
+    while not any(a._buf.values()) and time.monotonic() < deadline:
+        batch = a.read(5, 1, 0.3)  # fetches up to 5, hands out 1 (byte limit): the rest stays buffered
+        if batch is not None:
+            a.begin(batch)
+            a.commit(batch)
+            seen += batch.items
+    assert any(a._buf.values())  # a holds fetched, uncommitted records when b joins
+    b = KafkaQueue(config)
+    deadline = time.monotonic() + 90
+    while seen < 40 and time.monotonic() < deadline:
+        for q in (a, b):
+            batch = q.read(5, 1 << 20, 0.2)
+            if batch is not None:
+                q.begin(batch)
+                q.commit(batch)
+                seen += batch.items
+    assert seen == 40
+    for q in (producer, a, b):
+        q.close()
