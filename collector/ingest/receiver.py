@@ -95,7 +95,7 @@ class Receiver:
                 try:
                     self.queue.put([record])
                 except QueueFull as exc:
-                    raise IngestError("RESOURCE_EXHAUSTED", "queue_full", str(exc)) from None
+                    raise IngestError("RESOURCE_EXHAUSTED", getattr(exc, "reason", "queue_full"), str(exc)) from None
                 except (QueueUnavailable, OSError) as exc:
                     raise IngestError("UNAVAILABLE", "queue_unavailable", f"cannot store the request durably: {exc}") from None
         except IngestError as err:

@@ -61,6 +61,8 @@ class RecordTooLarge(QueueFull):
     """One item (a single span, log record or data point) is larger than Kafka's message size.
     A :class:`QueueFull` so that ingest answers RESOURCE_EXHAUSTED (HTTP 413/503) with this message."""
 
+    reason = "too_large"  # the rejected-requests counter's label
+
 
 def parse_brokers(text: str) -> tuple[str, ...]:
     """``"k1:9092,k2:9092"`` (a ``kafka://`` prefix is accepted) → ``("k1:9092", "k2:9092")``."""

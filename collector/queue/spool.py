@@ -192,6 +192,9 @@ class Spool:
         if self.inflight is not None:  # replay exactly the range that was being inserted at a crash
             start, end = self.inflight
             return Batch(self._read_range(start, end, 1 << 62, 1 << 62)[0], f"spool-{start}-{end}", (start, end))
+        # One batch is in flight at a time: a new read starts after the last commit, so a batch
+        # whose begin/commit failed is read again rather than skipped.
+        self._read_pos = self.committed
         deadline = time.monotonic() + max_wait_s
         with self._cond:
             self._woken = False

@@ -80,6 +80,9 @@ SHARDING_KEYS = {
     "otel_logs": "cityHash64(ServiceName, TraceId, Timestamp)",
     **{f"otel_metrics_{k}": "cityHash64(ServiceName, MetricName, TimeUnix)"
        for k in ("gauge", "sum", "histogram", "exponential_histogram", "summary")},
+    # one agent's rows on one shard, so ReplacingMergeTree/FINAL can merge them
+    "stackeye_agents": "cityHash64(Tenant, AgentId)",
+    "stackeye_agent_config": "cityHash64(Tenant, AgentId)",
 }
 
 

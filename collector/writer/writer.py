@@ -78,8 +78,14 @@ class Writer:
                 continue
             if self._stop.is_set() and not self._draining:
                 return
-            if not self.write_batch(batch):
-                return  # stopped while the storage was down; the batch stays queued
+            try:
+                if not self.write_batch(batch):
+                    return  # stopped while the storage was down; the batch stays queued
+            except Exception as exc:  # the queue failed to begin/commit: the batch is read again
+                self.last_error = f"cannot record the batch in the queue: {exc}"
+                log.exception("queue failed around batch %s; it will be read again", batch.token)
+                if self._stop.wait(1.0) and not self._draining:
+                    return
 
     def write_batch(self, batch: Batch) -> bool:
         """Insert and commit one batch, retrying until done; False if stopped before success."""

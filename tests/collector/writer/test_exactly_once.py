@@ -1,6 +1,8 @@
 """A crash between insert and commit: the replay writes nothing twice."""
 from __future__ import annotations
 
+import time
+
 from support.otlp_builders import spans_request
 
 from stackeye.collector.queue.base import Record
@@ -76,4 +78,36 @@ def test_a_request_refused_for_good_is_set_aside_and_the_rest_written(tmp_path, 
     assert count(storage) == 20
     assert metrics.total(metrics.dead_letters) == 1
     assert len(list((tmp_path / "deadletter").glob("*.pb"))) == 1
+    spool.close()
+
+
+class FailingBegin:
+    """A spool whose first begin() fails (e.g. the disk refused the state file)."""
+
+    def __init__(self, spool):
+        self.spool, self.failed = spool, False
+
+    def __getattr__(self, name):
+        return getattr(self.spool, name)
+
+    def begin(self, batch):
+        if not self.failed:
+            self.failed = True
+            raise OSError("No space left on device")
+        self.spool.begin(batch)
+
+
+def test_a_queue_failure_around_a_batch_rereads_it_instead_of_skipping(tmp_path, chdb_storage):
+    storage = chdb_storage()
+    spool = Spool(str(tmp_path))
+    spool.put(records(3, 10))
+    queue = FailingBegin(spool)
+    writer = Writer(queue, storage, PipelineMetrics(), WriterConfig(batch_max_wait_s=0.05))
+    writer.start()
+    deadline = time.monotonic() + 20
+    while count(storage) < 30 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    writer.stop()
+    assert queue.failed and count(storage) == 30
+    assert spool.depth()[1] == 0
     spool.close()
