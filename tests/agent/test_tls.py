@@ -7,16 +7,15 @@ import subprocess
 from concurrent import futures
 
 import grpc
-import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from stackeye.agent.runtime import Agent
-from support.services import free_port
+from support.services import free_port, require
 
 
 def _certs(d):
     if not shutil.which("openssl"):
-        pytest.skip("openssl is needed to make test certificates")
+        require(False, "openssl is needed to make test certificates: apt-get install openssl")
 
     def ossl(*args):
         subprocess.run(["openssl", *args], check=True, capture_output=True)

@@ -25,11 +25,15 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def require_service(name: str, host: str, port: int, how_to_start: str) -> None:
-    """Fail (CI) or skip (elsewhere) when ``name`` does not answer on host:port."""
-    if port_open(host, port):
+def require(available: bool, message: str) -> None:
+    """Fail under CI=true, skip elsewhere, when something a test needs is missing."""
+    if available:
         return
-    message = f"{name} is not reachable on {host}:{port}; start it with: {how_to_start}"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require_service(name: str, host: str, port: int, how_to_start: str) -> None:
+    """Fail (CI) or skip (elsewhere) when ``name`` does not answer on host:port."""
+    require(port_open(host, port), f"{name} is not reachable on {host}:{port}; start it with: {how_to_start}")
