@@ -61,24 +61,6 @@ def check_address(flag: str, value: str | None) -> None:
         raise UsageError(f"bad {flag} {value!r}: expected HOST:PORT, e.g. 0.0.0.0:8081")
 
 
-def status_server(address: str, health, metrics):
-    """``GET /api/v1/health`` (JSON from ``health()``, 503 unless status is ok) and ``GET /metrics``."""
-    from stackeye.collector.http import HTTPServer, Response, Router
-
-    router = Router()
-
-    @router.route("GET", "/api/v1/health")
-    def _health(req):
-        doc = health()
-        return Response.json(doc, 200 if doc.get("status") == "ok" else 503)
-
-    @router.route("GET", "/metrics")
-    def _metrics(req):
-        return Response(200, metrics.prometheus_text(), "text/plain; version=0.0.4")
-
-    return HTTPServer(router, address, "status")
-
-
 def quiet_kafka_client() -> None:
     """kafka-python logs every refused connection at ERROR; stackeye reports outages itself
     (UNAVAILABLE answers, writer retries), so its client logs show only with --log-level debug."""
@@ -109,52 +91,22 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     quiet_kafka_client()
-    from stackeye.collector import __version__
-    from stackeye.collector.ingest.otlp_grpc import OtlpGrpcServer
-    from stackeye.collector.ingest.receiver import Authenticator, IngestLimits, Receiver
-    from stackeye.collector.queue.base import QueueUnavailable
-    from stackeye.collector.queue.kafka import KafkaQueue
-    from stackeye.collector.telemetry import PipelineMetrics
+    from stackeye.collector.app import KafkaCollectorApp
 
     config = kafka_config(args, produce_timeout_s=args.produce_timeout)
     for flag, value in (("--otlp-grpc", args.otlp_grpc), ("--otlp-http", args.otlp_http), ("--http", args.http)):
         check_address(flag, value)
-    queue = KafkaQueue(config)
     try:
-        queue.ensure_topics()
-    except QueueUnavailable as exc:  # not fatal: requests get UNAVAILABLE until Kafka answers
-        log.warning("%s", exc)
-    metrics = PipelineMetrics()
-    receiver = Receiver(queue, metrics, IngestLimits(args.max_request_bytes), Authenticator(args.token))
-    servers = []
-    try:
-        servers.append(OtlpGrpcServer(receiver, args.otlp_grpc))
-        if args.otlp_http:
-            from stackeye.collector.http import HTTPServer
-            from stackeye.collector.ingest.otlp_http import otlp_http_router
-
-            servers.append(HTTPServer(otlp_http_router(receiver), args.otlp_http, "OTLP/HTTP",
-                                      max_body_bytes=2 * args.max_request_bytes))
-        if args.http:
-            def health():
-                return {"status": "ok", "role": "collector", "version": __version__, "kafka": list(config.brokers),
-                        "topics": {s.name.lower(): t for s, t in config.topics.items()},
-                        "received_items": metrics.total(metrics.received_items),
-                        "rejected_requests": metrics.total(metrics.rejected_requests)}
-
-            servers.append(status_server(args.http, health, metrics))
+        app = KafkaCollectorApp(config, otlp_grpc=args.otlp_grpc, otlp_http=args.otlp_http, http=args.http,
+                                tokens=args.token, max_request_bytes=args.max_request_bytes)
     except OSError as exc:
         log.error("%s", exc)
-        queue.close()
         return 1
     stop = wait_for_signal()
-    for server in servers:
-        server.start()
+    app.start()
     log.info("stackeye collector: OTLP/gRPC %s, OTLP/HTTP %s → Kafka %s", args.otlp_grpc, args.otlp_http or "off",
              ",".join(config.brokers))
     stop.wait()
     log.info("shutting down: no new requests")
-    for server in servers:
-        server.stop()
-    queue.close()
+    app.stop()
     return 0

@@ -11,9 +11,7 @@ from __future__ import annotations
 import logging
 import random
 
-from stackeye.cli.collector import (
-    add_kafka_flags, check_address, kafka_config, quiet_kafka_client, status_server, wait_for_signal,
-)
+from stackeye.cli.collector import add_kafka_flags, check_address, kafka_config, quiet_kafka_client, wait_for_signal
 
 HELP = "Kafka in, ClickHouse out (cluster mode; run N of them in one group)"
 EPILOG = """examples:
@@ -101,40 +99,18 @@ def run(args) -> int:
 
 
 def serve(config, storage, storage_name: str, stop, *, http: str | None = None, batch=None) -> int:
-    """Run a Writer from Kafka into an open storage until ``stop`` is set (the CLI's loop)."""
-    from stackeye.collector import __version__
-    from stackeye.collector.queue.kafka import KafkaQueue
-    from stackeye.collector.telemetry import PipelineMetrics
-    from stackeye.collector.writer.writer import Writer, WriterConfig
+    """Run a writer from Kafka into an open storage until ``stop`` is set (the CLI's loop)."""
+    from stackeye.collector.app import KafkaWriterApp
 
-    queue = KafkaQueue(config)
-    metrics = PipelineMetrics()
-    metrics.queued_bytes.set_function(lambda: queue.depth()[1])
-    writer = Writer(queue, storage, metrics, batch or WriterConfig())
-    server = None
-    if http:
-        def health():
-            lag, buffered = queue.depth()
-            return {"status": "ok" if not writer.last_error else "degraded", "role": "writer", "version": __version__,
-                    "kafka": list(config.brokers), "group": config.group_id, "storage": storage_name,
-                    "lag_records": lag, "buffered_bytes": buffered, "last_error": writer.last_error,
-                    "written_items": metrics.total(metrics.written_rows), "dead_letters": queue.dead_lettered,
-                    "partitions": queue.partitions}
-
-        try:
-            server = status_server(http, health, metrics)
-        except OSError as exc:
-            log.error("%s", exc)
-            storage.close()
-            return 1
-        server.start()
-    writer.start()
+    try:
+        app = KafkaWriterApp(config, storage, storage_name, http=http, batch=batch)
+    except OSError as exc:
+        log.error("%s", exc)
+        storage.close()
+        return 1
+    app.start()
     log.info("stackeye writer: Kafka %s (group %s) → %s", ",".join(config.brokers), config.group_id, storage_name)
     stop.wait()
     log.info("shutting down: finishing the batch in flight; Kafka keeps the rest")
-    writer.stop(drain=False)
-    if server:
-        server.stop()
-    queue.close()
-    storage.close()
+    app.stop()
     return 0
