@@ -25,7 +25,8 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, only: tuple[str, ...]
             parser.add_argument(single, dest=f.name, default=None, action="append", metavar="VALUE",
                                 help=help_ + "; repeatable")
         else:
-            parser.add_argument(flag, dest=f.name, default=None, metavar=f.name.upper().split("_")[-1], help=help_)
+            metavar = f.metadata.get("metavar") or f.name.upper().split("_")[-1]
+            parser.add_argument(flag, dest=f.name, default=None, metavar=metavar, help=help_)
 
 
 def config_from_args(cls, args: argparse.Namespace):

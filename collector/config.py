@@ -23,10 +23,11 @@ class ConfigError(ValueError):
     pass
 
 
-def setting(default, help: str):
+def setting(default, help: str, metavar: str = ""):
+    meta = {"help": help, "metavar": metavar}
     if isinstance(default, (list, tuple)):
-        return dataclasses.field(default_factory=lambda: tuple(default), metadata={"help": help})
-    return dataclasses.field(default=default, metadata={"help": help})
+        return dataclasses.field(default_factory=lambda: tuple(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,10 +35,10 @@ class UpConfig:
     """Settings of ``stackeye up`` (everything in one process on chDB)."""
 
     data_dir: str = setting("./stackeye-data", "where the spool and the chDB database live")
-    clickhouse: str = setting("", "storage URL; default chdb://<data_dir>/clickhouse (or clickhouse://host:9000/db)")
-    otlp_grpc: str = setting("127.0.0.1:4317", "OTLP/gRPC listen address")
-    otlp_http: str = setting("127.0.0.1:4318", "OTLP/HTTP listen address ('' to turn off)")
-    http: str = setting("127.0.0.1:8080", "query API, health and /metrics listen address")
+    clickhouse: str = setting("", "storage URL; default chdb://<data_dir>/clickhouse (or clickhouse://host:9000/db)", "URL")
+    otlp_grpc: str = setting("127.0.0.1:4317", "OTLP/gRPC listen address", "HOST:PORT")
+    otlp_http: str = setting("127.0.0.1:4318", "OTLP/HTTP listen address ('' to turn off)", "HOST:PORT")
+    http: str = setting("127.0.0.1:8080", "query API, health and /metrics listen address", "HOST:PORT")
     tokens: tuple = setting((), "accepted bearer tokens (TOKEN or TOKEN=TENANT); none = no auth")
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed")
     spool_max_bytes: int = setting(4 << 30, "back-pressure bound of the disk spool")
