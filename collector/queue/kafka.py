@@ -45,6 +45,7 @@ DEFAULT_DEAD_LETTER_TOPIC = "otlp_dead_letter"
 DEFAULT_INTENT_TOPIC = "otlp_writer_intents"
 DEFAULT_MAX_MESSAGE_BYTES = 1_000_000  # Kafka's default message.max.bytes is 1 MiB incl. overhead
 _HEADER_ROOM = 4096  # record headers and batch framing, kept free under max_message_bytes
+_POLL_ALL = 1 << 30  # poll()'s max_records: all the records the fetcher has (see _poll)
 
 H_TENANT, H_AGENT, H_RECEIVED, H_ITEMS = "stackeye.tenant", "stackeye.agent_id", "stackeye.received_ns", "stackeye.items"
 H_DLQ_REASON, H_DLQ_SOURCE = "stackeye.dlq.reason", "stackeye.dlq.source"
@@ -358,7 +359,14 @@ class KafkaQueue:
 
         consumer = self._get_consumer()
         try:
-            got = consumer.poll(timeout_ms=max(1, int(timeout_s * 1000)), max_records=self._limits[0])
+            # Take everything the fetcher holds (_POLL_ALL), never part of a fetched batch: a
+            # partition paused below while kafka-python still holds some of its parsed records gets
+            # them parked, and kafka-python 3.0 only un-parks them when no other partition's records
+            # are in line; until then it never fetches that partition again, resumed or seeked
+            # (one partition stopped for good, rebalance or not). Memory stays bounded by the
+            # fetch sizes: whatever we take here the fetcher held anyway, and full partitions are
+            # paused right after.
+            got = consumer.poll(timeout_ms=max(1, int(timeout_s * 1000)), max_records=_POLL_ALL)
         except KafkaError as exc:
             raise self._unavailable("poll failed", exc) from None
         assigned = consumer.assignment()
