@@ -19,6 +19,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+from stackeye.collector.writer.writer import WriterConfig  # noqa: E402  (its defaults are ours)
+
+
 class ConfigError(ValueError):
     pass
 
@@ -43,9 +46,9 @@ class UpConfig:
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed")
     spool_max_bytes: int = setting(4 << 30, "back-pressure bound of the disk spool")
     fsync: bool = setting(True, "fsync the spool before acknowledging (turning it off risks data on power loss)")
-    batch_max_wait_s: float = setting(1.0, "longest a request waits before its batch is inserted")
-    batch_max_bytes: int = setting(16 << 20, "request bytes per insert (at most 64 MiB)")
-    batch_max_records: int = setting(200, "requests per insert")
+    batch_max_wait_s: float = setting(WriterConfig.batch_max_wait_s, "longest a request waits before its batch is inserted")
+    batch_max_bytes: int = setting(WriterConfig.batch_max_bytes, "request bytes per insert (at most 64 MiB)")
+    batch_max_records: int = setting(WriterConfig.batch_max_records, "requests per insert")
     retention_days: int = setting(7, "TTL of raw telemetry tables")
     query_max_rows: int = setting(100_000, "result row limit for SQL from the API and CLI")
     query_timeout_s: int = setting(30, "execution time limit for SQL from the API and CLI")

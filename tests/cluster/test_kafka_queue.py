@@ -167,6 +167,19 @@ def test_a_batch_replayed_after_a_crash_has_the_same_range_and_token(kafka):
     producer.close()
 
 
+def _consume_all(queues, seen: int, total: int, max_records: int, timeout: float = 90) -> int:
+    """Read and commit from every queue in turn until ``total`` items were seen or time is up."""
+    deadline = time.monotonic() + timeout
+    while seen < total and time.monotonic() < deadline:
+        for q in queues:
+            batch = q.read(max_records, 1 << 20, 0.2)
+            if batch is not None:
+                q.begin(batch)
+                q.commit(batch)
+                seen += batch.items
+    return seen
+
+
 def test_partitions_paused_for_back_pressure_keep_flowing_across_a_rebalance(kafka):
     config = _config(kafka, partitions=2)
     producer = KafkaQueue(config)
@@ -181,15 +194,7 @@ def test_partitions_paused_for_back_pressure_keep_flowing_across_a_rebalance(kaf
             seen += batch.items
     assert a._paused
     b = KafkaQueue(config)  # joins: a keeps a partition, and kafka-python keeps its paused flag
-    deadline = time.monotonic() + 90
-    while seen < 60 and time.monotonic() < deadline:
-        for q in (a, b):
-            batch = q.read(10, 1 << 20, 0.2)
-            if batch is not None:
-                q.begin(batch)
-                q.commit(batch)
-                seen += batch.items
-    assert seen == 60, _state(a, b)
+    assert _consume_all((a, b), seen, 60, max_records=10) == 60, _state(a, b)
     for q in (producer, a, b):
         q.close()
 
@@ -211,15 +216,7 @@ def test_records_buffered_when_a_rebalance_starts_are_read_again(kafka):
             seen += batch.items
     assert any(a._buf.values())  # a holds fetched, uncommitted records when b joins
     b = KafkaQueue(config)
-    deadline = time.monotonic() + 90
-    while seen < 40 and time.monotonic() < deadline:
-        for q in (a, b):
-            batch = q.read(5, 1 << 20, 0.2)
-            if batch is not None:
-                q.begin(batch)
-                q.commit(batch)
-                seen += batch.items
-    assert seen == 40, _state(a, b)
+    assert _consume_all((a, b), seen, 40, max_records=5) == 40, _state(a, b)
     for q in (producer, a, b):
         q.close()
 
