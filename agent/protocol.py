@@ -9,8 +9,7 @@ import logging
 import threading
 
 import grpc
-
-from stackeye.collector import __version__
+from stackeye.core.version import __version__
 from stackeye.proto.agent.v1 import agent_pb2, agent_pb2_grpc
 
 from .shipper.sender import auth_metadata, channel_for

@@ -18,8 +18,8 @@ import threading
 import time
 
 import psutil
-
-from stackeye.collector import __version__
+from stackeye.core.retry import Backoff
+from stackeye.core.version import __version__
 
 from . import otlp
 from .config import AgentConfig
@@ -27,7 +27,6 @@ from .logtail import LogTailer, Record
 from .model import Point
 from .registry import Instance, all_collectors, get
 from .shipper.queue import DiskQueue
-from .shipper.retry import Backoff
 from .shipper.sender import GrpcSender, Shipper
 
 log = logging.getLogger("stackeye.agent")

@@ -84,7 +84,9 @@ def footprint(server: StackeyeServer, work: str, duration: float, warmup: float)
 
 
 def make_requests(total_spans: int, per_request: int) -> list[bytes]:
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
 
     out, now, n = [], time.time_ns(), 0
     while n < total_spans:

@@ -34,7 +34,9 @@ SERVICES = ["checkout", "cart", "payments", "search", "users", "inventory", "shi
 
 
 def make_requests(distinct: int, per_request: int) -> list[bytes]:
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
 
     out = []
     now = time.time_ns()
@@ -122,8 +124,8 @@ REFERENCE = r'''
 import sys, time, os, json
 import pyarrow as pa, chdb
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from stackeye.collector.storage.url import parse_storage_url
-from stackeye.collector.storage.chdb_storage import ChdbStorage
+from stackeye.storage.url import parse_storage_url
+from stackeye.storage.chdb_storage import ChdbStorage
 path, req_file, total_requests = sys.argv[1], sys.argv[2], int(sys.argv[3])
 data = open(req_file, "rb").read()
 reqs, off = [], 0
@@ -173,7 +175,7 @@ def run_reference(requests: list[bytes], total_requests: int, data_dir: str) -> 
     with open(req_file, "wb") as f:
         for r in requests:
             f.write(len(r).to_bytes(4, "little") + r)
-    from stackeye.collector.config import UpConfig
+    from stackeye.app.up_config import UpConfig
 
     per_insert = str(UpConfig().batch_max_records)  # the same batches as stackeye up's writer
     out = subprocess.run([sys.executable, "-c", REFERENCE, os.path.join(data_dir, "ref"), req_file, str(total_requests), per_insert],

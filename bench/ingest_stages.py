@@ -22,13 +22,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import machine, save, table  # noqa: E402
 from ingest import make_requests  # noqa: E402
-
 from stackeye.collector.queue.base import Record  # noqa: E402
 from stackeye.collector.queue.spool import Spool  # noqa: E402
-from stackeye.collector.signals import Signal, count_items  # noqa: E402
-from stackeye.collector.storage import engine_flatten  # noqa: E402
-from stackeye.collector.storage.chdb_storage import ChdbStorage, length_delimited  # noqa: E402
-from stackeye.collector.storage.url import parse_storage_url  # noqa: E402
+from stackeye.core.signals import Signal, count_items  # noqa: E402
+from stackeye.storage import engine_flatten  # noqa: E402
+from stackeye.storage.chdb_storage import ChdbStorage, length_delimited  # noqa: E402
+from stackeye.storage.url import parse_storage_url  # noqa: E402
 
 
 def best_of(rounds: int, fn) -> float:
@@ -56,7 +55,9 @@ def main() -> int:
         print(f"  {stage}: {spans / seconds:,.0f} spans/s", flush=True)
 
     try:
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
 
         record("parse + count (ingest validation)", best_of(args.rounds, lambda i: [
             count_items(Signal.TRACES, ExportTraceServiceRequest.FromString(r)) for r in reqs]))

@@ -45,7 +45,11 @@ def build_app(variant: str, sink: str, dead: str):
         from opentelemetry.instrumentation.flask import FlaskInstrumentor
         from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor,
+            SpanExporter,
+            SpanExportResult,
+        )
 
         class Dropping(SpanExporter):
             def export(self, spans):
@@ -126,9 +130,14 @@ def worker(variant: str, route: str, requests: int, warmup: int, sink: str, dead
 # -- sink: an OTLP/gRPC endpoint that accepts everything (a separate process) -------------------
 def sink(port: int) -> None:
     import grpc
-    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as lpb, logs_service_pb2_grpc as lgrpc
-    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as mpb, metrics_service_pb2_grpc as mgrpc
-    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as tpb, trace_service_pb2_grpc as tgrpc
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as lpb
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc as lgrpc
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as mpb
+    from opentelemetry.proto.collector.metrics.v1 import (
+        metrics_service_pb2_grpc as mgrpc,
+    )
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as tpb
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as tgrpc
 
     class T(tgrpc.TraceServiceServicer):
         def Export(self, request, context):

@@ -25,10 +25,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import machine, save, table  # noqa: E402
-
-from stackeye.collector.storage.factory import open_storage  # noqa: E402
 from stackeye.query import demo_data, demo_otlp  # noqa: E402
 from stackeye.query.views import registry, rollups  # noqa: E402
+from stackeye.storage.factory import open_storage  # noqa: E402
 
 GOAL_MS, GOAL_SPEEDUP = 300, 10
 
@@ -64,7 +63,7 @@ def load(path: str, spans: int, end: dt.datetime) -> dict:
 def ingest_cost(path: str, spans: int = 300_000, reps: int = 3) -> list[dict]:
     """Engine insert time of the same OTLP requests with and without the rollups' materialized
     views (best of ``reps``), per insert size, in scratch databases of the same data directory."""
-    from stackeye.collector.signals import Signal
+    from stackeye.core.signals import Signal
 
     out = []
     for batch in (20_000, 100_000):

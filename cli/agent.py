@@ -88,7 +88,6 @@ def run(args) -> int:
         return 2
     if args.action == "set-config":
         import grpc
-
         from stackeye.agent import protocol
 
         interval = agent_config.parse_duration(args.interval, "interval") if args.interval else 0.0

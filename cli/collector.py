@@ -42,7 +42,12 @@ def add_kafka_flags(parser) -> None:
 def kafka_config(args, **extra):
     """The KafkaConfig of the flags; bad values → UsageError (exit 2)."""
     from stackeye.cli.errors import UsageError
-    from stackeye.collector.queue.kafka import KafkaConfig, KafkaConfigError, parse_brokers, parse_topics
+    from stackeye.collector.queue.kafka import (
+        KafkaConfig,
+        KafkaConfigError,
+        parse_brokers,
+        parse_topics,
+    )
 
     try:
         return KafkaConfig(brokers=parse_brokers(args.kafka), topics=parse_topics(args.topics),
@@ -91,7 +96,7 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     quiet_kafka_client()
-    from stackeye.collector.app import KafkaCollectorApp
+    from stackeye.app.cluster import KafkaCollectorApp
 
     config = kafka_config(args, produce_timeout_s=args.produce_timeout)
     for flag, value in (("--otlp-grpc", args.otlp_grpc), ("--otlp-http", args.otlp_http), ("--http", args.http)):

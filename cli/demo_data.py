@@ -68,8 +68,8 @@ def run(args) -> int:
 
 
 def _into_data_dir(data_dir: str, spec, progress) -> int:
-    from stackeye.collector.storage.factory import open_storage
     from stackeye.query.demo_otlp import load
+    from stackeye.storage.factory import open_storage
 
     storage = open_storage("chdb://" + os.path.abspath(os.path.join(data_dir, "clickhouse")))
     try:
@@ -81,8 +81,7 @@ def _into_data_dir(data_dir: str, spec, progress) -> int:
 
 def _over_otlp(endpoint: str, token: str | None, spec, progress) -> int:
     import grpc
-
-    from stackeye.collector.signals import Signal
+    from stackeye.core.signals import Signal
     from stackeye.query.demo_otlp import generate
 
     metadata = (("authorization", f"Bearer {token}"),) if token else ()

@@ -7,7 +7,7 @@ import logging
 import sys
 
 from stackeye.cli.errors import UsageError
-from stackeye.collector import __version__
+from stackeye.core.version import __version__
 
 # One line per subcommand: the module stackeye.cli.<name> defines HELP, EPILOG (examples),
 # configure(parser) and run(args) -> exit code.

@@ -24,10 +24,10 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from stackeye.cli.errors import UsageError
-    from stackeye.collector.storage.base import StorageError
-    from stackeye.collector.storage.factory import open_storage
-    from stackeye.collector.storage.migrations import SchemaOptions
-    from stackeye.collector.storage.url import StorageURLError
+    from stackeye.storage.base import StorageError
+    from stackeye.storage.factory import open_storage
+    from stackeye.storage.migrations import SchemaOptions
+    from stackeye.storage.url import StorageURLError
 
     url = args.clickhouse or "chdb://" + os.path.abspath(os.path.join(args.data_dir, "clickhouse"))
     try:

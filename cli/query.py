@@ -115,9 +115,9 @@ def _over_http(url: str, name: str, params: dict) -> dict:
 
 
 def _direct(url: str, view, params: dict) -> dict:
-    from stackeye.collector.storage.base import StorageError
-    from stackeye.collector.storage.factory import open_storage
     from stackeye.query.views.params import ParamError
+    from stackeye.storage.base import StorageError
+    from stackeye.storage.factory import open_storage
 
     try:
         parsed = view.parse(params)

@@ -85,9 +85,9 @@ def _over_http(url: str, query: str):
 
 def _direct(url: str, query: str):
     from stackeye.cli.errors import UsageError
-    from stackeye.collector.storage.base import StorageError
-    from stackeye.collector.storage.factory import open_storage
-    from stackeye.collector.storage.url import StorageURLError
+    from stackeye.storage.base import StorageError
+    from stackeye.storage.factory import open_storage
+    from stackeye.storage.url import StorageURLError
 
     try:
         storage = open_storage(url)

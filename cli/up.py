@@ -6,8 +6,8 @@ import os
 import signal
 import threading
 
+from stackeye.app.up_config import UpConfig
 from stackeye.cli.options import add_config_flags, config_from_args
-from stackeye.collector.config import UpConfig
 
 HELP = "run the whole pipeline in one process (OTLP in, chDB storage, query API)"
 EPILOG = """examples:
@@ -32,8 +32,8 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from stackeye.collector.app import EmbeddedApp
-    from stackeye.collector.storage.base import StorageError
+    from stackeye.app.embedded import EmbeddedApp
+    from stackeye.storage.base import StorageError
 
     config = config_from_args(UpConfig, args)
     app = EmbeddedApp(config)

@@ -9,9 +9,14 @@ backoff) and Kafka holds the backlog.
 from __future__ import annotations
 
 import logging
-import random
 
-from stackeye.cli.collector import add_kafka_flags, check_address, kafka_config, quiet_kafka_client, wait_for_signal
+from stackeye.cli.collector import (
+    add_kafka_flags,
+    check_address,
+    kafka_config,
+    quiet_kafka_client,
+    wait_for_signal,
+)
 
 HELP = "Kafka in, ClickHouse out (cluster mode; run N of them in one group)"
 EPILOG = """examples:
@@ -45,34 +50,14 @@ def configure(parser) -> None:
                         help="keep retrying an unreachable ClickHouse at start this many seconds; 0 = forever")
 
 
-def open_storage_waiting(url, schema, stop, timeout_s: float = 0.0):
-    """Open the storage, retrying while it is unreachable (capped backoff); None if stopped first.
-    Errors that retrying cannot fix (bad credentials, too old a server) are raised at once."""
-    import time
-
-    from stackeye.collector.storage.base import StorageError
-    from stackeye.collector.storage.factory import open_storage
-
-    delay, started = 0.5, time.monotonic()
-    while True:
-        try:
-            return open_storage(url, schema)
-        except StorageError as exc:
-            if not exc.retryable or (timeout_s and time.monotonic() - started > timeout_s):
-                raise
-            log.warning("%s; retrying in %.1fs", exc, delay)
-            if stop.wait(delay):
-                return None
-            delay = min(delay * 2, 15.0) * random.uniform(0.8, 1.0)
-
-
 def run(args) -> int:
     quiet_kafka_client()
+    from stackeye.app.cluster import open_storage_waiting
     from stackeye.cli.errors import UsageError
-    from stackeye.collector.storage.base import StorageError
-    from stackeye.collector.storage.migrations import SchemaOptions
-    from stackeye.collector.storage.url import StorageURLError, parse_storage_url
     from stackeye.collector.writer.writer import WriterConfig
+    from stackeye.storage.base import StorageError
+    from stackeye.storage.migrations import SchemaOptions
+    from stackeye.storage.url import StorageURLError, parse_storage_url
 
     config = kafka_config(args, group_id=args.group)
     try:
@@ -100,7 +85,7 @@ def run(args) -> int:
 
 def serve(config, storage, storage_name: str, stop, *, http: str | None = None, batch=None) -> int:
     """Run a writer from Kafka into an open storage until ``stop`` is set (the CLI's loop)."""
-    from stackeye.collector.app import KafkaWriterApp
+    from stackeye.app.cluster import KafkaWriterApp
 
     try:
         app = KafkaWriterApp(config, storage, storage_name, http=http, batch=batch)

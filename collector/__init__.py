@@ -1,11 +1,9 @@
-"""stackeye.collector: OTLP ingest, the durable queue, the writer and ClickHouse storage.
+"""stackeye.collector: OTLP ingest, the durable queue and the writer.
 
-Stages, in order (wired in one place, :mod:`stackeye.collector.app`)::
+Stages, in order (wired in one place, :mod:`stackeye.app`)::
 
     ingest (OTLP gRPC/HTTP: auth, validation, limits)
       -> queue (durable: disk spool embedded, Kafka in cluster mode)
       -> writer (batches, flattens inside the engine, inserts, commits)
-      -> storage (chDB embedded, ClickHouse server over the native protocol)
+      -> storage (:mod:`stackeye.storage`: chDB embedded, a ClickHouse server over the native protocol)
 """
-
-__version__ = "0.1.0"

@@ -4,7 +4,13 @@ One :class:`PipelineMetrics` per process; every stage gets it and counts what it
 """
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 
 class PipelineMetrics:

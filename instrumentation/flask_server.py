@@ -38,7 +38,10 @@ from opentelemetry.instrumentation.flask.package import _instruments
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.propagators import get_global_response_propagator
 from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.instrumentation.wsgi import default_response_propagation_setter, wsgi_getter
+from opentelemetry.instrumentation.wsgi import (
+    default_response_propagation_setter,
+    wsgi_getter,
+)
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 

@@ -23,10 +23,20 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-from opentelemetry.sdk.resources import OTELResourceDetector, ProcessResourceDetector, Resource, get_aggregated_resources
+from opentelemetry.sdk.resources import (
+    OTELResourceDetector,
+    ProcessResourceDetector,
+    Resource,
+    get_aggregated_resources,
+)
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, ParentBasedTraceIdRatio
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    ParentBased,
+    ParentBasedTraceIdRatio,
+)
+from stackeye.core.version import __version__
 
 from .callstack import CallstackProcessor
 from .config import Config
@@ -35,7 +45,7 @@ from .exporters import SafeLogExporter, SafeMetricExporter, SafeSpanExporter
 from .stats import DropCountingMetrics
 
 DISTRO_NAME = "stackeye"
-DISTRO_VERSION = "0.1.0"
+DISTRO_VERSION = __version__
 _QUIET_LOGGERS = ("opentelemetry.exporter.otlp.proto.grpc.exporter",)
 # The batch processor warns once per dropped item (a LogRecord built per span, filtered later);
 # drops are counted in stats and announced once by DropCountingMetrics instead.
@@ -121,7 +131,9 @@ class Pipeline:
 
 def _exporter_factories(cfg: Config):
     from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+        OTLPMetricExporter,
+    )
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
     kw = dict(endpoint=cfg.grpc_target, insecure=cfg.insecure, timeout=cfg.export_timeout_s)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import importlib
 
-from stackeye.collector import __version__
-from stackeye.collector.http import HTTPError, Request, Response, Router
-from stackeye.collector.storage.base import QueryError
+from stackeye.core.http import HTTPError, Request, Response, Router
+from stackeye.core.version import __version__
+from stackeye.storage.base import QueryError
 
 # One line per module that adds routes: "module:function", called as function(router, context).
 ROUTES: list[str] = [

@@ -10,14 +10,29 @@ import dataclasses
 import hashlib
 from typing import Iterator
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from stackeye.core.signals import Signal
+from stackeye.query.demo_data import (
+    DemoSpec,
+    HostSample,
+    Log,
+    MiddlewareSample,
+    Span,
+    host_samples,
+    logs_for,
+    middleware_samples,
+    spans,
+)
 
-from stackeye.collector.signals import Signal
-from stackeye.query.demo_data import (DemoSpec, HostSample, Log, MiddlewareSample, Span, host_samples, logs_for,
-                                      middleware_samples, spans)
 
 def _kv(key: str, value) -> KeyValue:
     if isinstance(value, bool):

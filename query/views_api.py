@@ -13,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 import typing
 
-from stackeye.collector import __version__
-from stackeye.collector.http import HTTPError, Request, Response
-from stackeye.collector.storage.base import QueryError
+from stackeye.core.http import HTTPError, Request, Response
+from stackeye.core.version import __version__
 from stackeye.query.views import registry
 from stackeye.query.views.params import ParamError
+from stackeye.storage.base import QueryError
 
 
 def register(router, context) -> None:

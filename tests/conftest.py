@@ -12,7 +12,6 @@ import itertools
 import re
 
 import pytest
-
 from support.server import StackeyeServer
 
 _db_seq = itertools.count()
@@ -34,8 +33,8 @@ def chdb_path(tmp_path_factory) -> str:
 @pytest.fixture
 def chdb_storage(chdb_path, request):
     """``chdb_storage(name=None, **kwargs)`` → a migrated ChdbStorage on a fresh database."""
-    from stackeye.collector.storage.chdb_storage import ChdbStorage
-    from stackeye.collector.storage.url import parse_storage_url
+    from stackeye.storage.chdb_storage import ChdbStorage
+    from stackeye.storage.url import parse_storage_url
 
     opened = []
 

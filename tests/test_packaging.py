@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+
 import tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

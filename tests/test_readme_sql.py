@@ -5,10 +5,9 @@ import os
 import re
 
 import pytest
+from stackeye.core.signals import Signal
+from stackeye.storage.migrations import split_statements
 from support.otlp_builders import logs_request, spans_request
-
-from stackeye.collector.signals import Signal
-from stackeye.collector.storage.migrations import split_statements
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 

@@ -12,7 +12,6 @@ import threading
 import time
 
 import grpc
-
 from stackeye.proto.agent.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger("stackeye.ingest.agents")

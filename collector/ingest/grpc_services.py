@@ -1,7 +1,7 @@
 """Extra gRPC services mounted on the ingest server beside OTLP (one registration line each).
 
 Each entry is ``"module:function"``; the function is called as ``function(server, context)`` with
-the ``grpc.Server`` and the :class:`stackeye.collector.app.Context` (storage, queue, metrics,
+the ``grpc.Server`` and the :class:`stackeye.app.embedded.Context` (storage, queue, metrics,
 config) before the server starts.
 """
 from __future__ import annotations

@@ -9,9 +9,8 @@ import logging
 from concurrent import futures
 
 import grpc
-
 from stackeye.collector.ingest.receiver import IngestError, Receiver
-from stackeye.collector.signals import Signal
+from stackeye.core.signals import Signal
 
 log = logging.getLogger("stackeye.ingest.grpc")
 

@@ -1,9 +1,9 @@
 """OTLP/HTTP receiver (binary protobuf): ``POST /v1/traces``, ``/v1/metrics``, ``/v1/logs``."""
 from __future__ import annotations
 
-from stackeye.collector.http import HTTPError, Request, Response, Router
 from stackeye.collector.ingest.receiver import IngestError, Receiver
-from stackeye.collector.signals import Signal
+from stackeye.core.http import HTTPError, Request, Response, Router
+from stackeye.core.signals import Signal
 
 _HTTP_STATUS = {"INVALID_ARGUMENT": 400, "UNAUTHENTICATED": 401, "RESOURCE_EXHAUSTED": 413, "UNAVAILABLE": 503}
 _PROTOBUF = "application/x-protobuf"

@@ -13,10 +13,9 @@ import time
 from typing import Mapping
 
 from google.protobuf.message import DecodeError
-
 from stackeye.collector.queue.base import Queue, QueueFull, QueueUnavailable, Record
-from stackeye.collector.signals import Signal, count_items
 from stackeye.collector.telemetry import PipelineMetrics
+from stackeye.core.signals import Signal, count_items
 
 AGENT_ID_HEADER = "x-stackeye-agent-id"
 TENANT_HEADER = "x-stackeye-tenant"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Protocol, Sequence
 
-from stackeye.collector.signals import Signal
+from stackeye.core.signals import Signal
 
 
 class QueueFull(Exception):

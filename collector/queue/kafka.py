@@ -34,7 +34,7 @@ import time
 from typing import Iterable, Mapping, Sequence
 
 from stackeye.collector.queue.base import Batch, QueueFull, QueueUnavailable, Record
-from stackeye.collector.signals import Signal, count_items
+from stackeye.core.signals import Signal, count_items
 
 log = logging.getLogger("stackeye.queue.kafka")
 

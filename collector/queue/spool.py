@@ -28,7 +28,7 @@ import zlib
 from typing import Sequence
 
 from stackeye.collector.queue.base import Batch, QueueFull, Record
-from stackeye.collector.signals import Signal
+from stackeye.core.signals import Signal
 
 log = logging.getLogger("stackeye.spool")
 

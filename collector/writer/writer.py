@@ -17,9 +17,9 @@ import time
 from collections import defaultdict
 
 from stackeye.collector.queue.base import Batch, Queue, Record
-from stackeye.collector.signals import Signal
-from stackeye.collector.storage.base import Storage, StorageError
 from stackeye.collector.telemetry import PipelineMetrics
+from stackeye.core.signals import Signal
+from stackeye.storage.base import Storage, StorageError
 
 log = logging.getLogger("stackeye.writer")
 

@@ -15,7 +15,13 @@ import datetime as dt
 import time
 from typing import Any, Callable, Mapping, Protocol
 
-from stackeye.query.views.params import Param, Params, ParamError, TIME_PARAMS, parse_params
+from stackeye.query.views.params import (
+    TIME_PARAMS,
+    Param,
+    ParamError,
+    Params,
+    parse_params,
+)
 
 
 class Source(Protocol):

@@ -14,7 +14,7 @@ def duration_columns(prefix: str = "") -> list[str]:
     """avg/p50/p95/p99/max in ms from ``calls``, ``duration_sum``, ``duration_max``, ``duration_q`` states."""
     return [
         f"quantilesMerge(0.5, 0.95, 0.99)(DurationQ) AS {prefix}_q",
-        f"{q.ms(f'sumMerge(DurationSum) / greatest(countMerge(Calls), 1)')} AS avg_ms",
+        f"{q.ms('sumMerge(DurationSum) / greatest(countMerge(Calls), 1)')} AS avg_ms",
         f"{q.ms(f'{prefix}_q[1]')} AS p50_ms",
         f"{q.ms(f'{prefix}_q[2]')} AS p95_ms",
         f"{q.ms(f'{prefix}_q[3]')} AS p99_ms",

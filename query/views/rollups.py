@@ -4,7 +4,7 @@ A :class:`Rollup` names a family of tables (``stackeye_<name>_1m``, ``stackeye_<
 key columns and its aggregate-state columns, each with the raw-span expression that feeds it. The
 same definition produces three things, so they cannot drift apart:
 
-- the migration (``collector/storage/schema/01N_rollup_<name>.sql``, written by
+- the migration (``storage/schema/01N_rollup_<name>.sql``, written by
   ``python -m stackeye.query.views.rollups`` and checked by a test);
 - the *states* subquery a view aggregates over (:func:`states`): whole hours from the 1 h table,
   whole minutes from the 1 m table and the ragged edges (less than a minute each side) from raw

@@ -14,7 +14,7 @@ import dataclasses
 from stackeye.query.views import common, rollups
 from stackeye.query.views import sql as q
 from stackeye.query.views.base import View
-from stackeye.query.views.params import HOST, SERVICE, Param, Params, ParamError
+from stackeye.query.views.params import HOST, SERVICE, Param, ParamError, Params
 
 
 @dataclasses.dataclass(frozen=True)

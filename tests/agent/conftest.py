@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from stackeye.agent import config as agent_config
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")

@@ -4,10 +4,9 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-import tomllib
 
 import pytest
-
+import tomllib
 from stackeye.agent import config as agent_config
 from stackeye.agent import registry
 from stackeye.agent.config import ConfigError
@@ -105,7 +104,8 @@ def test_cli_print_config_and_install_service_dry_run():
 
 
 def test_public_api(tmp_path):
-    from stackeye.agent import Agent, AgentConfig, ConfigError as PublicConfigError, load_config
+    from stackeye.agent import Agent, AgentConfig, load_config
+    from stackeye.agent import ConfigError as PublicConfigError
 
     cfg = load_config(None, {"collector": "127.0.0.1:9", "state_dir": str(tmp_path), "otlp_listen": "off"})
     assert isinstance(cfg, AgentConfig) and PublicConfigError is ConfigError and callable(Agent)

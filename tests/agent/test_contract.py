@@ -6,7 +6,6 @@ import importlib
 import inspect
 
 import pytest
-
 from stackeye.agent import config as agent_config
 from stackeye.agent import registry
 from stackeye.agent.model import Point
@@ -99,7 +98,9 @@ def test_a_hung_middleware_never_blocks_the_cycle(make_config):
             _, _, payload = agent.queue.peek()
         finally:
             agent.stop(drain_timeout=0)
-    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
 
     metrics = {m.name: m for m in ExportMetricsServiceRequest.FromString(payload).resource_metrics[0].scope_metrics[0].metrics}
     assert metrics["redis.up"].gauge.data_points[0].as_double == 0

@@ -8,7 +8,6 @@ import threading
 import time
 
 import pytest
-
 from stackeye.agent.runtime import Agent
 from support.server import StackeyeServer
 from support.services import free_port

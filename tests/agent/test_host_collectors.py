@@ -6,7 +6,6 @@ import os
 import time
 
 import pytest
-
 from stackeye.agent import registry
 from stackeye.agent.collectors.cpu import parse_cpu_times, utilization
 from stackeye.agent.collectors.disk import parse_disk_io
@@ -15,7 +14,11 @@ from stackeye.agent.collectors.load import LoadCollector, LoadConfig, parse_load
 from stackeye.agent.collectors.memory import parse_memory
 from stackeye.agent.collectors.network import parse_net_io
 from stackeye.agent.collectors.process import parse_processes
-from stackeye.agent.collectors.processes import ProcessesCollector, ProcessesConfig, parse_proc_stat
+from stackeye.agent.collectors.processes import (
+    ProcessesCollector,
+    ProcessesConfig,
+    parse_proc_stat,
+)
 from stackeye.agent.rates import Counters
 from stackeye.agent.registry import Instance
 

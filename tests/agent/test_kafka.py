@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from stackeye.agent import config as agent_config
 from stackeye.agent import registry
 from stackeye.agent.registry import Instance

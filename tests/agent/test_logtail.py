@@ -6,7 +6,6 @@ import os
 import shutil
 
 import pytest
-
 from stackeye.agent.config import LogSource
 from stackeye.agent.logtail import LogTailer, parse_severity
 

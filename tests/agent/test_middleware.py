@@ -10,7 +10,6 @@ import time
 import urllib.request
 
 import pytest
-
 from stackeye.agent import config as agent_config
 from stackeye.agent import registry
 from stackeye.agent.collectors.jolokia import parse_jolokia

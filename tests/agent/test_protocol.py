@@ -7,7 +7,6 @@ import sys
 import time
 
 import pytest
-
 from stackeye.agent.runtime import Agent
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,6 @@ resource attributes and forwards to the collector through its queue."""
 from __future__ import annotations
 
 import pytest
-
 from stackeye.agent.otlp_relay import enrich
 from stackeye.agent.runtime import Agent
 from support.services import free_port
@@ -12,7 +11,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_enrich_adds_host_attributes_but_keeps_the_senders():
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
     req = ExportTraceServiceRequest()

@@ -4,9 +4,8 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from stackeye.agent.shipper.queue import DiskQueue
-from stackeye.agent.shipper.retry import Backoff
+from stackeye.core.retry import Backoff
 
 
 def test_queue_is_fifo_and_survives_restart(tmp_path):
@@ -125,7 +124,6 @@ def test_shipper_replays_in_order_once_after_an_outage(tmp_path):
 
 def test_requests_the_collector_calls_invalid_or_too_large_are_dropped_not_retried(tmp_path):
     import grpc
-
     from stackeye.agent.shipper.sender import GrpcSender, Shipper
     from support.services import free_port
 

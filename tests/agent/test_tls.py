@@ -7,8 +7,9 @@ import subprocess
 from concurrent import futures
 
 import grpc
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 from stackeye.agent.runtime import Agent
 from support.services import free_port, require
 

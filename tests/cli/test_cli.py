@@ -7,9 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
 from stackeye.cli.main import COMMANDS
-from stackeye.collector import __version__
+from stackeye.core.version import __version__
 
 
 def stackeye(*args, input=None, cwd=None, env=None):

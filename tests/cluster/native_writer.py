@@ -15,9 +15,9 @@ import sys
 from stackeye.cli.collector import wait_for_signal
 from stackeye.cli.writer import serve
 from stackeye.collector.queue.kafka import KafkaConfig, parse_brokers
-from stackeye.collector.storage.native_storage import NativeStorage
-from stackeye.collector.storage.url import parse_storage_url
 from stackeye.collector.writer.writer import WriterConfig
+from stackeye.storage.native_storage import NativeStorage
+from stackeye.storage.url import parse_storage_url
 
 # The reduced table the tests create on 18.16 (see conftest.REDUCED_TRACES).
 COLUMNS = {"otel_traces": ("TraceId", "SpanId", "ServiceName", "SpanName", "Duration")}

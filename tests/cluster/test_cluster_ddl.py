@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import re
 
-from stackeye.collector.storage.migrations import LOCAL_SUFFIX, SHARDING_KEYS, SchemaOptions, load_migrations
+from stackeye.storage.migrations import (
+    LOCAL_SUFFIX,
+    SHARDING_KEYS,
+    SchemaOptions,
+    load_migrations,
+)
 
 
 def _statements(options: SchemaOptions) -> list[str]:

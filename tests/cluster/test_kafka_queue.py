@@ -5,16 +5,24 @@ import time
 
 import pytest
 from kafka import KafkaConsumer
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from support.otlp_builders import spans_request
-from support.services import free_port
-
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 from stackeye.collector.queue.base import QueueUnavailable, Record
 from stackeye.collector.queue.kafka import (
-    H_DLQ_REASON, H_DLQ_SOURCE, KafkaConfig, KafkaConfigError, KafkaQueue, RecordTooLarge, parse_brokers, parse_topics,
+    H_DLQ_REASON,
+    H_DLQ_SOURCE,
+    KafkaConfig,
+    KafkaConfigError,
+    KafkaQueue,
+    RecordTooLarge,
+    parse_brokers,
+    parse_topics,
     split_to_fit,
 )
-from stackeye.collector.signals import Signal, count_items
+from stackeye.core.signals import Signal, count_items
+from support.otlp_builders import spans_request
+from support.services import free_port
 
 
 def _record(n_spans: int, service: str = "svc", **kw) -> Record:

@@ -14,16 +14,15 @@ import threading
 import time
 
 import pytest
-from cluster.helpers import REDUCED_TRACES, native_writer_args, stackeye
 from clickhouse_driver import Client
-from support.otlp_builders import spans_request
-
+from cluster.helpers import REDUCED_TRACES, native_writer_args, stackeye
 from stackeye.collector.queue.base import Record
 from stackeye.collector.queue.kafka import KafkaConfig, KafkaQueue, parse_brokers
-from stackeye.collector.signals import Signal
-from stackeye.collector.storage.base import StorageError
-from stackeye.collector.storage.native_storage import MIN_SERVER_VERSION, NativeStorage
-from stackeye.collector.storage.url import parse_storage_url
+from stackeye.core.signals import Signal
+from stackeye.storage.base import StorageError
+from stackeye.storage.native_storage import MIN_SERVER_VERSION, NativeStorage
+from stackeye.storage.url import parse_storage_url
+from support.otlp_builders import spans_request
 
 
 def _client(server) -> Client:
@@ -92,7 +91,7 @@ def test_too_old_server_is_refused_naming_both_versions(ch_server):
         NativeStorage(parse_storage_url(url))
     assert not err.value.retryable
     needed = ".".join(map(str, MIN_SERVER_VERSION))
-    assert f"is version 18.16" in str(err.value) and f"needs {needed} or newer" in str(err.value)
+    assert "is version 18.16" in str(err.value) and f"needs {needed} or newer" in str(err.value)
     for args in (("writer", "--kafka", "127.0.0.1:9", "--clickhouse", url), ("migrate", "--clickhouse", url)):
         out = subprocess.run(stackeye(*args), capture_output=True, text=True, timeout=60)
         assert out.returncode == 1, out.stderr[-2000:]

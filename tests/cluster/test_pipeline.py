@@ -3,7 +3,6 @@ collector`` → Kafka (tansu) → ``stackeye writer`` → ClickHouse (chDB via `
 from __future__ import annotations
 
 import subprocess
-import time
 import urllib.request
 import uuid
 
@@ -15,10 +14,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from stackeye.core.signals import Signal
 from support.otlp_builders import spans_request
 from support.services import free_port
-
-from stackeye.collector.signals import Signal
 
 _EXPORT = "/" + Signal.TRACES.grpc_service + "/Export"
 

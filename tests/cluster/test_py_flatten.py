@@ -13,13 +13,16 @@ import random
 import struct
 import time
 
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
+from stackeye.core.signals import Signal
+from stackeye.storage import py_flatten
+from stackeye.storage.complex_values import normalize
 from support.otlp_builders import add_attrs, logs_request, set_value, spans_request
-
-from stackeye.collector.signals import Signal
-from stackeye.collector.storage import py_flatten
-from stackeye.collector.writer.complex_values import normalize
 
 _TIME_COLUMNS = {"Timestamp", "StartTimeUnix", "TimeUnix"}
 _TIME_ARRAYS = {"Events.Timestamp", "Exemplars.TimeUnix"}

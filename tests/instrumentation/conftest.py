@@ -14,7 +14,6 @@ import time
 import urllib.request
 
 import pytest
-
 from support.services import free_port, port_open
 
 APPS = os.path.join(os.path.dirname(__file__), "apps")

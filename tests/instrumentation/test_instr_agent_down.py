@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from support.services import free_port
 
 APPS = os.path.join(os.path.dirname(__file__), "apps")

@@ -11,7 +11,6 @@ import sys
 import uuid
 
 import pytest
-
 from support.services import require_service
 
 APPS = os.path.join(os.path.dirname(__file__), "apps")

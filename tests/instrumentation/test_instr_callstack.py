@@ -7,7 +7,6 @@ import sys
 import uuid
 
 import pytest
-
 from stackeye.query.views.callstack_format import parse_frames
 
 APPS = os.path.join(os.path.dirname(__file__), "apps")

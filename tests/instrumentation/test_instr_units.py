@@ -5,7 +5,6 @@ import doctest
 import importlib
 
 import pytest
-
 from stackeye.instrumentation.callstack import build_tree
 from stackeye.instrumentation.config import Config
 from stackeye.instrumentation.sql import normalize
@@ -113,7 +112,6 @@ def test_failing_instrumentor_is_logged_once_and_skipped(caplog):
 
 def test_safe_exporter_never_raises(caplog):
     from opentelemetry.sdk.trace.export import SpanExportResult
-
     from stackeye.instrumentation.exporters import SafeSpanExporter
     from stackeye.instrumentation.stats import STATS
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
 from stackeye.query import demo_data, demo_otlp
 from support.query_expected import FROM, SPEC, TO, spans_in
-
 
 
 @dataclasses.dataclass
@@ -23,8 +21,8 @@ class Loaded:
 @pytest.fixture(scope="module")
 def demo(chdb_path, request):
     """The demo data set in a database of this test module's own."""
-    from stackeye.collector.storage.chdb_storage import ChdbStorage
-    from stackeye.collector.storage.url import parse_storage_url
+    from stackeye.storage.chdb_storage import ChdbStorage
+    from stackeye.storage.url import parse_storage_url
 
     name = "q_" + request.module.__name__.rsplit(".", 1)[-1][:40]
     storage = ChdbStorage(parse_storage_url(f"chdb://{chdb_path}?database={name}"))
@@ -37,8 +35,8 @@ def demo(chdb_path, request):
 
 @pytest.fixture(scope="module")
 def empty_storage(chdb_path, request):
-    from stackeye.collector.storage.chdb_storage import ChdbStorage
-    from stackeye.collector.storage.url import parse_storage_url
+    from stackeye.storage.chdb_storage import ChdbStorage
+    from stackeye.storage.url import parse_storage_url
 
     name = "qe_" + request.module.__name__.rsplit(".", 1)[-1][:40]
     storage = ChdbStorage(parse_storage_url(f"chdb://{chdb_path}?database={name}"))

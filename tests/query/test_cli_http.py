@@ -11,7 +11,6 @@ import time
 import urllib.parse
 
 import pytest
-
 from stackeye.cli.main import main
 from stackeye.query.views import registry
 from support.server import StackeyeServer

@@ -7,7 +7,6 @@ import os
 import re
 
 import pytest
-
 from stackeye.query.views import registry
 
 VIEWS = registry.all_views()

@@ -6,7 +6,6 @@ import os
 import re
 
 import pytest
-
 from stackeye.query import demo_data, demo_otlp
 
 DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "sql.md")
@@ -31,8 +30,8 @@ def test_the_cookbook_has_twenty_questions():
 
 @pytest.fixture(scope="module")
 def recent(chdb_path):
-    from stackeye.collector.storage.chdb_storage import ChdbStorage
-    from stackeye.collector.storage.url import parse_storage_url
+    from stackeye.storage.chdb_storage import ChdbStorage
+    from stackeye.storage.url import parse_storage_url
 
     storage = ChdbStorage(parse_storage_url(f"chdb://{chdb_path}?database=q_cookbook"))
     storage.migrate()

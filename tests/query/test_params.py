@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from stackeye.query.views import registry
 from stackeye.query.views.params import ParamError, Window, parse_duration, window_from
 from stackeye.query.views.sql import lit

@@ -7,10 +7,9 @@ import datetime as dt
 import os
 
 import pytest
-
-from support.query_expected import END, FROM, TO
 from stackeye.query.views import registry, rollups
 from stackeye.query.views.params import Window
+from support.query_expected import END, FROM, TO
 
 ROLLUP_VIEWS = [v.name for v in registry.all_views() if v.uses_rollups]
 WINDOWS = {

@@ -7,11 +7,10 @@ import collections
 import datetime as dt
 
 import pytest
-
 import support.query_expected as E
-from support.query_expected import FROM, TO, WINDOW
 from stackeye.query import demo_data as d
 from stackeye.query.views import registry
+from support.query_expected import FROM, TO, WINDOW
 
 SECONDS = (TO - FROM).total_seconds()
 MS = 0.0011  # rounding of *_ms to µs, plus float noise

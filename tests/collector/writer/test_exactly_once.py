@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import time
 
-from support.otlp_builders import spans_request
-
 from stackeye.collector.queue.base import Record
 from stackeye.collector.queue.spool import Spool
-from stackeye.collector.signals import Signal
-from stackeye.collector.storage.base import StorageError
 from stackeye.collector.telemetry import PipelineMetrics
 from stackeye.collector.writer.writer import Writer, WriterConfig
+from stackeye.core.signals import Signal
+from stackeye.storage.base import StorageError
+from support.otlp_builders import spans_request
 
 
 def records(n_requests: int, spans: int) -> list[Record]:

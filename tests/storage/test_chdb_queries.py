@@ -3,8 +3,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-
-from stackeye.collector.storage.base import QueryError, QueryLimits
+from stackeye.storage.base import QueryError, QueryLimits
 
 
 def test_a_query_failing_mid_stream_does_not_leak_into_the_next(chdb_storage):

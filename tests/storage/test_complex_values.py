@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import os
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
+from stackeye.core.signals import Signal
+from stackeye.storage.complex_values import may_have_complex, normalize
 from support.otlp_builders import logs_request, spans_request
-
-from stackeye.collector.signals import Signal
-from stackeye.collector.writer.complex_values import may_have_complex, normalize
 
 
 def test_scalar_requests_pass_through_untouched():

@@ -15,13 +15,17 @@ import threading
 import time
 from typing import Sequence
 
-from stackeye.collector.signals import Signal
-from stackeye.collector.storage import engine_flatten
-from stackeye.collector.storage.base import QueryError, QueryLimits, QueryResult, StorageError
-from stackeye.collector.storage.migrations import MIGRATIONS_TABLE, SchemaOptions, apply_migrations
-from stackeye.collector.storage.otlp_schema import write_schema
-from stackeye.collector.storage.url import StorageURL
-from stackeye.collector.writer.complex_values import normalize
+from stackeye.core.signals import Signal
+from stackeye.storage import engine_flatten
+from stackeye.storage.base import QueryError, QueryLimits, QueryResult, StorageError
+from stackeye.storage.complex_values import normalize
+from stackeye.storage.migrations import (
+    MIGRATIONS_TABLE,
+    SchemaOptions,
+    apply_migrations,
+)
+from stackeye.storage.otlp_schema import write_schema
+from stackeye.storage.url import StorageURL
 
 log = logging.getLogger("stackeye.storage")
 

@@ -1,6 +1,6 @@
 """Array and map attribute values: rendered to JSON strings before the engine flattens a request.
 
-The engine reads OTLP with a non-recursive schema (see :mod:`stackeye.collector.storage.otlp_schema`),
+The engine reads OTLP with a non-recursive schema (see :mod:`stackeye.storage.otlp_schema`),
 so ``AnyValue.array_value`` / ``kvlist_value`` arrive as opaque bytes. The OpenTelemetry Collector's
 ClickHouse exporter stores such values as JSON text; we do the same by rewriting only the requests
 that carry them: each such AnyValue becomes a ``string_value`` holding the JSON.
@@ -16,8 +16,7 @@ import json
 import re
 
 from opentelemetry.proto.common.v1 import common_pb2
-
-from stackeye.collector.signals import Signal
+from stackeye.core.signals import Signal
 
 # <tag> <varint length> <0x2a|0x32>
 _CANDIDATE = re.compile(rb"[\x12\x2a]([\x80-\xff]{0,4}[\x00-\x7f])[\x2a\x32]", re.DOTALL)

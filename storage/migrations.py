@@ -125,7 +125,7 @@ def split_statements(sql: str) -> list[str]:
 
 
 def load_migrations() -> list[Migration]:
-    folder = importlib.resources.files("stackeye.collector.storage") / "schema"
+    folder = importlib.resources.files("stackeye.storage") / "schema"
     found = []
     for entry in folder.iterdir():
         m = _FILE.match(entry.name)

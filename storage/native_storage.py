@@ -28,11 +28,15 @@ import time
 import uuid
 from typing import Sequence
 
-from stackeye.collector.signals import Signal
-from stackeye.collector.storage import py_flatten
-from stackeye.collector.storage.base import QueryError, QueryLimits, QueryResult, StorageError
-from stackeye.collector.storage.migrations import MIGRATIONS_TABLE, SchemaOptions, apply_migrations
-from stackeye.collector.storage.url import StorageURL
+from stackeye.core.signals import Signal
+from stackeye.storage import py_flatten
+from stackeye.storage.base import QueryError, QueryLimits, QueryResult, StorageError
+from stackeye.storage.migrations import (
+    MIGRATIONS_TABLE,
+    SchemaOptions,
+    apply_migrations,
+)
+from stackeye.storage.url import StorageURL
 
 log = logging.getLogger("stackeye.storage.native")
 # The driver logs every refused connection with a traceback; we raise one clear StorageError instead.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol, Sequence
 
-from stackeye.collector.signals import Signal
+from stackeye.core.signals import Signal
 
 
 class StorageError(Exception):

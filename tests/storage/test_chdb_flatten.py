@@ -4,11 +4,14 @@ from __future__ import annotations
 import base64
 import time
 
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
+from stackeye.core.signals import Signal
 from support.otlp_builders import add_attrs, logs_request, set_value, spans_request
-
-from stackeye.collector.signals import Signal
 
 
 def _insert(storage, signal, *requests, token="t"):

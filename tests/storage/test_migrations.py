@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import pytest
-
-from stackeye.collector.storage.migrations import SchemaOptions, load_migrations, split_statements
+from stackeye.storage.migrations import SchemaOptions, load_migrations, split_statements
 
 EXPORTER_TABLES = {
     "otel_traces", "otel_traces_trace_id_ts", "otel_traces_trace_id_ts_mv", "otel_logs", "otel_metrics_gauge",

@@ -1,18 +1,18 @@
 """Open the storage a URL names: chDB for ``chdb://``, a ClickHouse server for ``clickhouse://``."""
 from __future__ import annotations
 
-from stackeye.collector.storage.base import QueryLimits, Storage
-from stackeye.collector.storage.migrations import SchemaOptions
-from stackeye.collector.storage.url import StorageURL, parse_storage_url
+from stackeye.storage.base import QueryLimits, Storage
+from stackeye.storage.migrations import SchemaOptions
+from stackeye.storage.url import StorageURL, parse_storage_url
 
 
 def open_storage(url: str | StorageURL, schema: SchemaOptions | None = None,
                  limits: QueryLimits | None = None) -> Storage:
     parsed = parse_storage_url(url) if isinstance(url, str) else url
     if parsed.embedded:
-        from stackeye.collector.storage.chdb_storage import ChdbStorage
+        from stackeye.storage.chdb_storage import ChdbStorage
 
         return ChdbStorage(parsed, schema, limits)
-    from stackeye.collector.storage.native_storage import NativeStorage  # cluster mode
+    from stackeye.storage.native_storage import NativeStorage  # cluster mode
 
     return NativeStorage(parsed, schema, limits)

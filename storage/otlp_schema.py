@@ -6,7 +6,7 @@ engine needs:
 
 - ``AnyValue.array_value`` / ``kvlist_value`` are declared ``bytes``: ClickHouse cannot map recursive
   messages. Requests carrying such values are rewritten before the insert
-  (:mod:`stackeye.collector.writer.complex_values`), so the engine only ever sees scalars.
+  (:mod:`stackeye.storage.complex_values`), so the engine only ever sees scalars.
 - enums are declared ``int32`` (same wire encoding); the SQL maps numbers to the exporter's strings.
 """
 from __future__ import annotations
@@ -14,8 +14,7 @@ from __future__ import annotations
 import os
 
 from google.protobuf.descriptor import FieldDescriptor as FD
-
-from stackeye.collector.signals import Signal
+from stackeye.core.signals import Signal
 
 _SCALAR = {
     FD.TYPE_DOUBLE: "double", FD.TYPE_FLOAT: "float", FD.TYPE_INT64: "int64", FD.TYPE_UINT64: "uint64",

@@ -8,14 +8,14 @@ per-span Python runs on this path (see shared/notes: ≈ 250k spans/s vs ≈ 85k
 Values are rendered as the OpenTelemetry Collector's ClickHouse exporter renders them: ids as
 lower-case hex, kinds/status as ``Server``/``Error``…, attribute values as strings (ints in
 decimal, bools ``true``/``false``, bytes in base64; arrays and maps as JSON, rendered in Python
-by :mod:`stackeye.collector.writer.complex_values` for the rare batches that carry them).
+by :mod:`stackeye.storage.complex_values` for the rare batches that carry them).
 """
 from __future__ import annotations
 
 import dataclasses
 
-from stackeye.collector.signals import Signal
-from stackeye.collector.storage.otlp_schema import ROOT_MESSAGES
+from stackeye.core.signals import Signal
+from stackeye.storage.otlp_schema import ROOT_MESSAGES
 
 # --- structures: the slice of each request the tables need, named after the proto fields -------
 _ANY = (

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-
-from stackeye.collector.config import ConfigError, UpConfig, describe, load
+from stackeye.app.up_config import UpConfig
+from stackeye.core.config import ConfigError, describe, load
 
 
 def test_defaults_work():

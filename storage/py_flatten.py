@@ -8,7 +8,7 @@ backend flattens here and sends columns (clickhouse-driver columnar insert, comp
 Every value is rendered as the engine path renders it (tests compare both row for row): ids as
 lower-case hex, ``SpanKind`` ``Server``…, ``StatusCode`` ``Unset``/``Ok``/``Error``, attribute values
 as strings — ints in decimal, bools ``true``/``false``, bytes in base64, doubles as ClickHouse's
-``toString(Float64)``, arrays and maps as JSON (:func:`stackeye.collector.writer.complex_values.to_json`).
+``toString(Float64)``, arrays and maps as JSON (:func:`stackeye.storage.complex_values.to_json`).
 Timestamps are nanosecond integers (clickhouse-driver sends ints to ``DateTime64(9)`` as ticks).
 
 Usage::
@@ -22,7 +22,7 @@ import decimal
 import math
 from typing import Sequence
 
-from stackeye.collector.signals import Signal
+from stackeye.core.signals import Signal
 
 SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 STATUS_CODES = ("Unset", "Ok", "Error")
@@ -69,7 +69,7 @@ def any_str(v) -> str:
     if kind == "bytes_value":
         return base64.b64encode(v.bytes_value).decode()
     if kind in ("array_value", "kvlist_value"):
-        from stackeye.collector.writer.complex_values import to_json
+        from stackeye.storage.complex_values import to_json
 
         return to_json(v)
     return ""

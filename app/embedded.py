@@ -1,0 +1,103 @@
+"""``stackeye up``: every stage in one process, on chDB.
+
+    OTLP gRPC/HTTP → Receiver → Spool (durable) → Writer → Storage (chDB)
+                                                        ↘ HTTP API (health, SQL, views, /metrics)
+
+Shutdown runs the other way: stop accepting, drain the spool into storage, close the store.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+
+from stackeye.app.up_config import UpConfig
+from stackeye.collector.ingest.grpc_services import mount_all
+from stackeye.collector.ingest.otlp_grpc import OtlpGrpcServer
+from stackeye.collector.ingest.otlp_http import otlp_http_router
+from stackeye.collector.ingest.receiver import Authenticator, IngestLimits, Receiver
+from stackeye.collector.queue.spool import Spool
+from stackeye.collector.telemetry import PipelineMetrics
+from stackeye.collector.writer.writer import Writer, WriterConfig
+from stackeye.core.http import HTTPServer
+from stackeye.query.api import api_router
+from stackeye.storage.base import QueryLimits
+from stackeye.storage.factory import open_storage
+from stackeye.storage.migrations import SchemaOptions
+from stackeye.storage.url import parse_storage_url
+
+log = logging.getLogger("stackeye.app")
+
+
+@dataclasses.dataclass
+class Context:
+    """What components and plug-ins (API routes, extra gRPC services) may use."""
+
+    config: object
+    storage: object
+    storage_url: str
+    metrics: PipelineMetrics
+    queue: object = None
+    writer: Writer | None = None
+    receiver: Receiver | None = None
+
+
+class EmbeddedApp:
+    def __init__(self, config: UpConfig):
+        self.config = config
+        self._servers: list = []
+        self.context: Context | None = None
+
+    def start(self) -> Context:
+        cfg = self.config
+        url = parse_storage_url(cfg.storage_url())
+        metrics = PipelineMetrics()
+        log.info("opening storage %s", url.redacted())
+        storage = open_storage(url, SchemaOptions(ttl_days=cfg.retention_days),
+                               QueryLimits(cfg.query_max_rows, cfg.query_timeout_s))
+        try:
+            for name in storage.migrate():
+                log.info("schema migration applied: %s", name)
+            queue = Spool(os.path.join(cfg.data_dir, "spool"), max_bytes=cfg.spool_max_bytes, fsync=cfg.fsync)
+        except Exception:
+            storage.close()
+            raise
+        metrics.queued_bytes.set_function(lambda: queue.depth()[1])
+        writer = Writer(queue, storage, metrics,
+                        WriterConfig(cfg.batch_max_records, cfg.batch_max_bytes, cfg.batch_max_wait_s))
+        receiver = Receiver(queue, metrics, IngestLimits(cfg.max_request_bytes), Authenticator(cfg.tokens))
+        ctx = self.context = Context(cfg, storage, url.redacted(), metrics, queue, writer, receiver)
+        writer.start()
+        try:
+            grpc_server = OtlpGrpcServer(receiver, cfg.otlp_grpc)
+            mount_all(grpc_server.server, ctx)
+            self._servers.append(grpc_server)
+            if cfg.otlp_http:
+                self._servers.append(HTTPServer(otlp_http_router(receiver), cfg.otlp_http, "OTLP/HTTP",
+                                                max_body_bytes=2 * cfg.max_request_bytes))
+            self._api = HTTPServer(api_router(ctx), cfg.http, "API")
+        except Exception:
+            self.stop()
+            raise
+        for server in self._servers:
+            server.start()
+        self._api.start()
+        return ctx
+
+    def stop(self) -> None:
+        """Stop accepting, drain the queue into storage, close everything."""
+        ctx = self.context
+        for server in self._servers:
+            server.stop()
+        self._servers.clear()
+        if ctx is None:
+            return
+        if ctx.writer:
+            log.info("draining %d queued bytes into storage", ctx.queue.depth()[1])
+            ctx.writer.stop(drain=True)
+        ctx.queue.close()
+        if getattr(self, "_api", None):
+            self._api.stop()
+        ctx.storage.close()
+        log.info("stopped; %d items written in this run", ctx.metrics.total(ctx.metrics.written_rows))
+        self.context = None
