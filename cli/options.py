@@ -5,7 +5,7 @@ import argparse
 import dataclasses
 import os
 
-from stackeye.collector import config as cfgmod
+from stackeye.core import config as cfgmod
 
 
 def add_config_flags(parser: argparse.ArgumentParser, cls, only: tuple[str, ...] | None = None) -> None:

@@ -84,3 +84,35 @@ def test_the_check_sees_an_upward_import(tmp_path, source, target):
     (tmp_path / source).mkdir()
     (tmp_path / source / "bad.py").write_text(f"def f():\n    from stackeye.{target}.x import y\n")
     assert any(f"imports stackeye.{target}.x" in v for v in violations(str(tmp_path)))
+
+
+
+def _resolves(module: str, name: str | None = None) -> bool:
+    """``module`` is a file or package of ours; ``name``, when ``module`` is a package, is a
+    submodule or is at least mentioned in its ``__init__.py``."""
+    base = os.path.join(ROOT, *module.split(".")[1:])
+    if os.path.isfile(base + ".py"):
+        return True
+    init = os.path.join(base, "__init__.py")
+    if not os.path.isfile(init):
+        return False
+    return name is None or name == "*" or _resolves(f"{module}.{name}") or name in open(init, encoding="utf-8").read()
+
+
+def test_every_import_of_ours_names_a_module_that_exists():
+    """A moved module leaves no stale import behind, also in lazy imports the other tests may not reach."""
+    stale = []
+    for folder in [*RANK, "instrumentation", "tests", "bench"]:
+        for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, folder)):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            for path in (os.path.join(dirpath, n) for n in filenames if n.endswith(".py")):
+                for node in ast.walk(ast.parse(open(path, encoding="utf-8").read(), path)):
+                    if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("stackeye."):
+                        pairs = [(node.module, a.name) for a in node.names]
+                    elif isinstance(node, ast.Import):
+                        pairs = [(a.name, None) for a in node.names if a.name.startswith("stackeye.")]
+                    else:
+                        continue
+                    stale += [f"{os.path.relpath(path, ROOT)}:{node.lineno}: {m}{' has no ' + n if n else ' does not exist'}"
+                              for m, n in pairs if not _resolves(m, n)]
+    assert stale == []
