@@ -42,7 +42,7 @@ def add_kafka_flags(parser) -> None:
 def kafka_config(args, **extra):
     """The KafkaConfig of the flags; bad values → UsageError (exit 2)."""
     from stackeye.cli.errors import UsageError
-    from stackeye.collector.queue.kafka import (
+    from stackeye.collector.queue.kafka_config import (
         KafkaConfig,
         KafkaConfigError,
         parse_brokers,

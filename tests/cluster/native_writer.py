@@ -14,7 +14,7 @@ import sys
 
 from stackeye.cli.collector import wait_for_signal
 from stackeye.cli.writer import serve
-from stackeye.collector.queue.kafka import KafkaConfig, parse_brokers
+from stackeye.collector.queue.kafka_config import KafkaConfig, parse_brokers
 from stackeye.collector.writer.writer import WriterConfig
 from stackeye.storage.native_storage import NativeStorage
 from stackeye.storage.url import parse_storage_url

@@ -9,17 +9,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from stackeye.collector.queue.base import QueueUnavailable, Record
-from stackeye.collector.queue.kafka import (
-    H_DLQ_REASON,
-    H_DLQ_SOURCE,
-    KafkaConfig,
-    KafkaConfigError,
-    KafkaQueue,
-    RecordTooLarge,
-    parse_brokers,
-    parse_topics,
-    split_to_fit,
-)
+from stackeye.collector.queue.kafka import H_DLQ_REASON, H_DLQ_SOURCE, KafkaQueue, RecordTooLarge, split_to_fit
+from stackeye.collector.queue.kafka_config import KafkaConfig, KafkaConfigError, parse_brokers, parse_topics
 from stackeye.core.signals import Signal, count_items
 from support.otlp_builders import spans_request
 from support.services import free_port

@@ -17,7 +17,8 @@ import pytest
 from clickhouse_driver import Client
 from cluster.helpers import REDUCED_TRACES, native_writer_args, stackeye
 from stackeye.collector.queue.base import Record
-from stackeye.collector.queue.kafka import KafkaConfig, KafkaQueue, parse_brokers
+from stackeye.collector.queue.kafka import KafkaQueue
+from stackeye.collector.queue.kafka_config import KafkaConfig, parse_brokers
 from stackeye.core.signals import Signal
 from stackeye.storage.base import StorageError
 from stackeye.storage.native_storage import MIN_SERVER_VERSION, NativeStorage
