@@ -271,8 +271,10 @@ def backfill_statements(rollup: Rollup) -> list[str]:
 
 
 def schema_dir() -> str:
-    here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.join(os.path.dirname(here), "..", "collector", "storage", "schema")
+    """Where the storage package keeps its migrations (the generated rollup ones among them)."""
+    import stackeye.storage
+
+    return os.path.join(os.path.dirname(os.path.abspath(stackeye.storage.__file__)), "schema")
 
 
 def migration_filename(rollup: Rollup) -> str:
