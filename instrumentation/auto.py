@@ -14,11 +14,19 @@ the web-framework instrumentors patch the framework classes.
 {}
 >>> TRIGGERS["mysqlclient"]
 'MySQLdb'
+>>> instrumentor_package("kafka")
+'opentelemetry-instrumentation-kafka-python'
+
+The per-library instrumentors are in stackeye's ``instrumentation`` extra; a library that is
+installed while its instrumentor is not is named once, with that extra (:func:`uninstrumented_hint`).
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
+import re
 import sys
+from importlib import metadata
 from importlib.metadata import entry_points
 
 import wrapt
@@ -50,6 +58,15 @@ TRIGGERS: dict[str, str] = {
     "confluent_kafka": "confluent_kafka", "celery": "celery", "boto3sqs": "boto3", "botocore": "botocore",
     "grpc_client": "grpc", "grpc_server": "grpc", "grpc_aio_client": "grpc", "grpc_aio_server": "grpc",
     "elasticsearch": "elasticsearch", "pika": "pika", "jinja2": "jinja2", "asyncio": "asyncio",
+}
+
+
+# The PyPI package of an entry point's instrumentor, where it is not "opentelemetry-instrumentation-<name>".
+_PACKAGES: dict[str, str] = {
+    "kafka": "opentelemetry-instrumentation-kafka-python", "httpx2": "opentelemetry-instrumentation-httpx",
+    "confluent_kafka": "opentelemetry-instrumentation-confluent-kafka",
+    **{name: "opentelemetry-instrumentation-grpc"
+       for name in ("grpc_client", "grpc_server", "grpc_aio_client", "grpc_aio_server")},
 }
 
 
@@ -110,7 +127,68 @@ def instrument_installed(disabled: tuple[str, ...] = (), **kwargs) -> dict[str, 
         if ep.name in disabled or ep.name in results:
             continue
         results[ep.name] = load_when_imported(ep, **kwargs)
+    hint = uninstrumented_hint(disabled)
+    if hint:
+        _log.warning("stackeye: %s", hint)
     return results
+
+
+def instrumentor_package(name: str) -> str:
+    """The PyPI package that ships the instrumentor of entry point ``name``."""
+    return _PACKAGES.get(name, f"opentelemetry-instrumentation-{name}")
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def extra_packages(extra: str = "instrumentation") -> set[str]:
+    """The (normalized) names of the packages that stackeye's ``extra`` adds, from the installed
+    metadata; empty when stackeye is not installed as a distribution."""
+    try:
+        requirements = metadata.requires("stackeye") or []
+    except metadata.PackageNotFoundError:
+        return set()
+    marker = re.compile(rf"""extra\s*==\s*["']{re.escape(extra)}["']""")
+    return {_normalized(re.split(r"[\s\[<>=!~;(@]", req.strip(), maxsplit=1)[0])
+            for req in requirements if marker.search(req.partition(";")[2])}
+
+
+def _present(module: str) -> bool:
+    if module in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def uninstrumented(disabled: tuple[str, ...] = ()) -> dict[str, str]:
+    """Libraries that are installed while their instrumentor, one of stackeye's ``instrumentation``
+    extra, is not: ``{library module: instrumentor package}`` (``disabled`` names are left out)."""
+    if "*" in disabled:
+        return {}
+    wanted = extra_packages()
+    installed = {ep.name for ep in entry_points(group="opentelemetry_instrumentor")}
+    found: dict[str, str] = {}
+    for name, module in {**TRIGGERS, "logging": "logging"}.items():
+        package = instrumentor_package(name)
+        if name in installed or name in disabled or module in found or _normalized(package) not in wanted:
+            continue
+        if _present(module):
+            found[module] = package
+    return found
+
+
+def uninstrumented_hint(disabled: tuple[str, ...] = ()) -> str | None:
+    """One sentence naming the installed libraries without an instrumentor and the extra that adds
+    them; ``None`` when nothing is missing."""
+    missing = uninstrumented(disabled)
+    if not missing:
+        return None
+    libraries = ", ".join(f"{module} ({package})" for module, package in sorted(missing.items()))
+    return (f"no instrumentor installed for {libraries}; their calls are not traced. "
+            "pip install 'stackeye[instrumentation]' adds them")
 
 
 def load_when_imported(entry_point, **kwargs) -> str:

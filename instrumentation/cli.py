@@ -7,6 +7,7 @@ Our flags become ``STACKEYE_*`` variables; the program is then started by the st
 ``opentelemetry-instrument`` machinery (a ``sitecustomize`` on ``PYTHONPATH``), which picks our
 distro and configurator (``OTEL_PYTHON_DISTRO=stackeye``, ``OTEL_PYTHON_CONFIGURATOR=stackeye``).
 Every forked or spawned Python child (gunicorn workers, multiprocessing) is instrumented too.
+An installed library whose instrumentor is missing is named at start, with the extra that adds it.
 """
 from __future__ import annotations
 
@@ -48,6 +49,13 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("OTEL_PYTHON_DISTRO", "stackeye")
     os.environ.setdefault("OTEL_PYTHON_CONFIGURATOR", "stackeye")
     from opentelemetry.instrumentation.auto_instrumentation import run
+
+    from .auto import uninstrumented_hint
+
+    disabled = tuple(x.strip() for x in os.environ.get("STACKEYE_DISABLED_INSTRUMENTATIONS", "").split(","))
+    hint = uninstrumented_hint(disabled)
+    if hint:
+        print(f"stackeye-instrument: {hint}", file=sys.stderr)
 
     sys.argv = ["opentelemetry-instrument", *command]
     run()  # execs the command with the stock sitecustomize on PYTHONPATH

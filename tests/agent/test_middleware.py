@@ -20,7 +20,9 @@ from stackeye.agent.collectors.postgres import parse_stats
 from stackeye.agent.collectors.redis import info_points, parse_info
 from stackeye.agent.rates import Counters
 from stackeye.agent.registry import Instance
+from support.logs import log_tail
 from support.services import free_port, port_open, require, require_service
+from support.wait import wait_until
 
 from .conftest import FIXTURES
 
@@ -173,10 +175,8 @@ http {{
 """)
     proc = subprocess.Popen([binary, "-p", str(d), "-c", str(d / "nginx.conf")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if port_open("127.0.0.1", port):
-            break
-        time.sleep(0.05)
+    wait_until(lambda: port_open("127.0.0.1", port), timeout=5, interval=0.05,
+               message=lambda: f"nginx did not listen on {port}\n{log_tail(str(d / 'error.log'))}")
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 from stackeye.agent.runtime import Agent
+from support.wait import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def wait_until(check, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_register_heartbeat_and_central_config(stackeye_up, make_config):
@@ -39,8 +30,8 @@ def test_register_heartbeat_and_central_config(stackeye_up, make_config):
                             "--enable", "process"], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
         assert "interval=3s" in r.stdout
-        assert wait_until(lambda: agent.interval == 3.0 and "process" in agent.instances), \
-            (agent.interval, list(agent.instances))
+        wait_until(lambda: agent.interval == 3.0 and "process" in agent.instances, timeout=60, interval=0.2,
+                   message=lambda: f"SetConfig not applied: {(agent.interval, list(agent.instances))}")
         assert "cpu" in agent.instances, "without --replace-collectors the local ones stay"
     finally:
         agent.stop()

@@ -6,12 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 from support.clickhouse_server import ClickHouseServer  # noqa: F401  (re-exported for tests)
 from support.kafka import TansuBroker
+from support.logs import log_tail
+from support.wait import wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -37,17 +38,18 @@ class Proc:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=env)
         if wait_healthy and self.http_port:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"{self.args[:5]} exited with {self.proc.returncode}:\n{self.log_tail()}")
-                try:
-                    self.health()
-                    return self
-                except OSError:
-                    time.sleep(0.1)
-            raise RuntimeError(f"{self.args[:5]} not healthy in {timeout}s:\n{self.log_tail()}")
+            wait_until(self._answers_health, timeout=timeout, ignore=(OSError,),
+                       message=lambda: f"{self.args[:5]} not healthy\n{self.log_tail()}")
         return self
+
+    def _alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.args[:5]} exited with {self.proc.returncode}:\n{self.log_tail()}")
+
+    def _answers_health(self) -> bool:
+        self._alive()
+        self.health()
+        return True
 
     def health(self) -> dict:
         try:
@@ -57,16 +59,17 @@ class Proc:
             return json.loads(err.read())
 
     def wait_written(self, expected: int, timeout: float = 90.0) -> int:
-        deadline = time.monotonic() + timeout
-        got = -1
-        while time.monotonic() < deadline:
-            got = int(self.health().get("written_items", 0))
-            if got >= expected:
-                return got
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"writer exited with {self.proc.returncode}:\n{self.log_tail()}")
-            time.sleep(0.2)
-        return got
+        """Poll ``written_items`` until it reaches ``expected``; return it (or the last value seen)."""
+        seen = [-1]
+
+        def reached() -> bool:
+            seen[0] = int(self.health().get("written_items", 0))
+            if seen[0] < expected:
+                self._alive()
+            return seen[0] >= expected
+
+        wait_until(reached, timeout=timeout, interval=0.2, required=False)
+        return seen[0]
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
@@ -82,11 +85,7 @@ class Proc:
         self.stop(signal.SIGKILL)
 
     def log_tail(self, n: int = 4000) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
+        return log_tail(self.log_path, n=n)
 
 
 def stackeye(*args: str) -> list[str]:

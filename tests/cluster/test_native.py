@@ -24,6 +24,7 @@ from stackeye.storage.base import StorageError
 from stackeye.storage.native_storage import MIN_SERVER_VERSION, NativeStorage
 from stackeye.storage.url import parse_storage_url
 from support.otlp_builders import spans_request
+from support.wait import wait_until
 
 
 def _client(server) -> Client:
@@ -51,14 +52,15 @@ def _produce(kafka, requests: int, spans: int = 10, service: str = "svc", pause_
 
 
 def _wait_rows(server, expected: int, timeout: float = 90.0) -> tuple[int, int, int]:
-    deadline = time.monotonic() + timeout
-    counts = (0, 0, 0)
-    while time.monotonic() < deadline:
-        counts = _counts(server)
-        if counts[1] >= expected:
-            return counts
-        time.sleep(0.3)
-    return counts
+    """:func:`_counts` once ``expected`` distinct spans are in (or the last counts after ``timeout``)."""
+    seen = [(0, 0, 0)]
+
+    def reached() -> bool:
+        seen[0] = _counts(server)
+        return seen[0][1] >= expected
+
+    wait_until(reached, timeout=timeout, interval=0.3, required=False)
+    return seen[0]
 
 
 def _diagnose(kafka, server, *writers) -> str:
@@ -136,18 +138,17 @@ def test_clickhouse_down_then_back_the_writer_waits_and_catches_up(kafka, ch_ser
     assert _wait_rows(ch_server, first)[1] == first
     ch_server.stop()
     second = _produce(kafka, 30)  # Kafka holds these while ClickHouse is away
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and writer.health()["status"] == "ok":
-        time.sleep(0.2)
-    health = writer.health()
+    def not_ok():
+        health = writer.health()
+        return health if health["status"] != "ok" else None
+
+    health = wait_until(not_ok, timeout=30, interval=0.2, message="the writer still reports ok with ClickHouse down")
     assert health["status"] == "degraded" and "unreachable" in health["last_error"]
     ch_server.start()
     final, distinct, raw = _wait_rows(ch_server, first + second)
     assert (final, distinct) == (first + second, first + second), writer.log_tail()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and writer.health()["status"] != "ok":
-        time.sleep(0.2)
-    assert writer.health()["status"] == "ok"
+    wait_until(lambda: writer.health()["status"] == "ok", timeout=10, interval=0.2,
+               message=lambda: f"the writer did not report ok again: {writer.health()}")
 
 
 def test_two_writers_share_the_partitions_one_killed_mid_stream_counts_exact(kafka, ch_server, procs):
@@ -157,10 +158,8 @@ def test_two_writers_share_the_partitions_one_killed_mid_stream_counts_exact(kaf
     total = {}
     producer = threading.Thread(target=lambda: total.setdefault("n", _produce(kafka, 150, pause_s=0.02)))
     producer.start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (a.health()["written_items"] < 100 or b.health()["written_items"] < 100):
-        time.sleep(0.1)
-    assert a.health()["written_items"] >= 100 and b.health()["written_items"] >= 100  # both got partitions
+    wait_until(lambda: a.health()["written_items"] >= 100 and b.health()["written_items"] >= 100,  # both got partitions
+               timeout=60, message=lambda: f"not both writers wrote 100 spans: {a.health()} {b.health()}")
     a.kill9()  # mid-stream: no chance to commit what it inserted
     a2 = procs("writer-a2", native_writer_args(kafka, ch_server.url()))
     producer.join(60)

@@ -10,11 +10,12 @@ import os
 import signal
 import subprocess
 import threading
-import time
 import urllib.request
 
 import pytest
+from support.logs import log_tail
 from support.services import free_port, port_open
+from support.wait import wait_until
 
 APPS = os.path.join(os.path.dirname(__file__), "apps")
 
@@ -51,14 +52,13 @@ class App:
         self.proc = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=APPS)
 
     def wait_ready(self, timeout: float = 60.0) -> "App":
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def listening() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"app exited with {self.proc.returncode}:\n{self.log()}")
-            if port_open("127.0.0.1", self.port):
-                return self
-            time.sleep(0.1)
-        raise RuntimeError(f"app not listening after {timeout}s:\n{self.log()}")
+            return port_open("127.0.0.1", self.port)
+
+        wait_until(listening, timeout=timeout, message=lambda: f"app not listening on {self.port}\n{self.log()}")
+        return self
 
     def get(self, path: str, timeout: float = 30.0) -> tuple[int, bytes]:
         try:
@@ -79,8 +79,7 @@ class App:
         return self.proc.returncode
 
     def log(self) -> str:
-        with open(self.log_path, "rb") as f:
-            return f.read()[-6000:].decode(errors="replace")
+        return log_tail(self.log_path, n=6000)
 
 
 @pytest.fixture

@@ -102,12 +102,28 @@ def test_failing_instrumentor_is_logged_once_and_skipped(caplog):
 
     class Missing:
         def instrument(self, **kwargs):
-            import not_installed_library_xyz  # noqa: F401
+            import not_installed_library_xyz  # noqa: F401  check-deps: ignore (a missing library on purpose)
 
     caplog.clear()
     with caplog.at_level("DEBUG"):
         assert auto.load_one(_FakeEntryPoint("missing-lib", Missing)) == "missing"
     assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+
+
+def test_installed_library_without_its_instrumentor_is_named_with_the_extra(monkeypatch):
+    from stackeye.instrumentation import auto
+
+    assert "opentelemetry-instrumentation-flask" in auto.extra_packages()  # read from stackeye's metadata
+    assert auto.uninstrumented() == {}, "the test extra installs every instrumentor of the instrumentation extra"
+    real = auto.entry_points
+    monkeypatch.setattr(auto, "entry_points", lambda group: [ep for ep in real(group=group)
+                                                              if ep.name not in ("flask", "sqlite3", "pymongo")])
+    missing = auto.uninstrumented()
+    assert missing == {"flask": "opentelemetry-instrumentation-flask",
+                       "sqlite3": "opentelemetry-instrumentation-sqlite3"}  # pymongo: not in the extra
+    assert auto.uninstrumented(disabled=("flask",)) == {"sqlite3": "opentelemetry-instrumentation-sqlite3"}
+    hint = auto.uninstrumented_hint()
+    assert "flask (opentelemetry-instrumentation-flask)" in hint and "pip install 'stackeye[instrumentation]'" in hint
 
 
 def test_safe_exporter_never_raises(caplog):

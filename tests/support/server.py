@@ -6,11 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
+from .logs import log_tail
 from .services import free_port
+from .wait import wait_until
 
 
 class StackeyeServer:
@@ -48,24 +49,18 @@ class StackeyeServer:
         ]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"stackeye up exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if self.health().get("status") == "ok":
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"stackeye up did not become healthy in {timeout}s:\n{self.log_tail()}")
+            return self.health().get("status") == "ok"
+
+        wait_until(healthy, timeout=timeout, ignore=(OSError,),
+                   message=lambda: f"stackeye up did not become healthy\n{self.log_tail()}")
+        return self
 
     def log_tail(self, n: int = 4000) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
+        return log_tail(self.log_path, n=n)
 
     # -- HTTP API --------------------------------------------------------------------------------
     def request(self, method: str, path: str, body: dict | None = None, timeout: float = 30.0):
@@ -91,16 +86,17 @@ class StackeyeServer:
         return [dict(zip(doc["columns"], row)) for row in doc["rows"]]
 
     def wait_for_count(self, query: str, expected: int, timeout: float = 30.0) -> int:
-        """Poll ``query`` (a single count) until it reaches ``expected``; return the last value."""
-        deadline = time.monotonic() + timeout
-        value = -1
-        while time.monotonic() < deadline:
+        """Poll ``query`` (a single count) until it reaches ``expected``; return that value (or the
+        last one seen after ``timeout``: callers assert on it, with the count in the message)."""
+        seen = [-1]
+
+        def reached() -> bool:
             rows = self.sql(query)
-            value = int(next(iter(rows[0].values()))) if rows else 0
-            if value >= expected:
-                return value
-            time.sleep(0.2)
-        return value
+            seen[0] = int(next(iter(rows[0].values()))) if rows else 0
+            return seen[0] >= expected
+
+        wait_until(reached, timeout=timeout, interval=0.2, required=False)
+        return seen[0]
 
     # -- lifecycle -------------------------------------------------------------------------------
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
