@@ -300,18 +300,31 @@ class KafkaQueue:
         state.intent = None  # the intent served its one replay
         signal = self._signal_of[tp.topic]
         records = []
-        for m in msgs:
-            rec, reason = decode(signal, m)
-            if rec is None:
-                self.dead_letter(poison_record(signal, m), reason, source=f"{tp.topic}/{tp.partition}/{m.offset}")
-            else:
-                records.append(rec)
+        try:
+            for m in msgs:
+                rec, reason = decode(signal, m)
+                if rec is None:
+                    self.dead_letter(poison_record(signal, m), reason, source=f"{tp.topic}/{tp.partition}/{m.offset}")
+                else:
+                    records.append(rec)
+        except QueueUnavailable:
+            self._fetch_again(tp, first, intent)
+            raise
         batch = Batch(records, token=f"kafka-{tp.topic}-{tp.partition}-{first}-{last}", position=(tp, first, last))
         state.inflight = (first, last)
         if not records:
             self.commit(batch)
             return None
         return batch
+
+    def _fetch_again(self, tp, first: int, intent) -> None:
+        """Drop what is buffered of ``tp`` and fetch it again from ``first`` (with the intent that
+        range was cut by): a batch that could not be handed out is read again, never skipped."""
+        state = self._parts[tp]
+        state.records.clear()
+        state.nbytes = 0
+        state.expect, state.reseeked, state.intent = first, False, intent
+        self._consumer.seek(tp, first)
 
     def begin(self, batch: Batch) -> None:
         """Announce the batch's offset range on the intent topic before it is inserted: whoever

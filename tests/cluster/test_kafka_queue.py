@@ -252,3 +252,36 @@ def test_a_partition_paused_for_back_pressure_flows_again_once_drained(kafka):
     assert seen == 40, _state(a)
     producer.close()
     a.close()
+
+
+def test_a_batch_whose_dead_letter_could_not_be_sent_is_read_again_not_skipped(kafka):
+    config = _config(kafka, partitions=1)
+    producer = KafkaQueue(config)
+    producer.put([_record(2)])
+    producer.producer.get().send("otlp_spans", b"\xff\xfe not protobuf").get(10)
+    producer.put([_record(3)])
+    consumer = KafkaQueue(config)
+    send_dead_letter, failures = consumer.dead_letter, []
+
+    def dead_letter_topic_down_once(record, reason, source=""):
+        if not failures:
+            failures.append(source)
+            raise QueueUnavailable("Kafka at … is unavailable (cannot produce to otlp_dead_letter); retry later")
+        send_dead_letter(record, reason, source)
+
+    consumer.dead_letter = dead_letter_topic_down_once
+    batches, deadline = [], time.monotonic() + 60
+    while sum(b.items for b in batches) < 5 and time.monotonic() < deadline:
+        try:
+            batch = consumer.read(10, 1 << 20, 0.5)
+        except QueueUnavailable:
+            continue  # the writer backs off and reads again
+        if batch is not None:
+            consumer.begin(batch)
+            consumer.commit(batch)
+            batches.append(batch)
+    assert failures == ["otlp_spans/0/1"]
+    assert sum(b.items for b in batches) == 5 and consumer.dead_lettered == 1, _state(consumer)
+    assert batches[0].position[1] == 0, "read again from the first offset of the failed batch"
+    producer.close()
+    consumer.close()
