@@ -329,7 +329,8 @@ class KafkaQueue:
     def begin(self, batch: Batch) -> None:
         """Announce the batch's offset range on the intent topic before it is inserted: whoever
         replays this partition after a crash ends the batch at the same offset (same token).
-        Retried with backoff for up to 6 produce timeouts, or until :meth:`wake`."""
+        Retried with backoff for up to 6 produce timeouts, or until :meth:`wake`; then the batch is
+        handed out again by the next read."""
         tp, first, last = batch.position
 
         def retrying(exc, attempt: int, delay: float) -> None:
@@ -340,7 +341,21 @@ class KafkaQueue:
                   stop=self._woken, policy=Backoff(0.2, 5.0), deadline_s=6 * self.config.produce_timeout_s,
                   on_retry=retrying)
         except Stopped as stopped:
+            self._hand_out_again(batch)
             raise stopped.last_error from None
+        except Exception:
+            self._hand_out_again(batch)
+            raise
+
+    def _hand_out_again(self, batch: Batch) -> None:
+        """A batch that could not begin is read again, the same range (its intent may have reached
+        Kafka even though no acknowledgement came back)."""
+        tp, first, last = batch.position
+        state = self._parts.get(tp)
+        if state is None or state.inflight != (first, last):
+            return  # reassigned meanwhile: the new owner replays it
+        state.inflight = None
+        self._fetch_again(tp, first, (first, last))
 
     def quarantine(self, record: Record, reason: str) -> str:
         """A record the storage refused for good goes to the dead-letter topic."""

@@ -40,6 +40,8 @@ class Producer:
                 raise QueueUnavailable("the Kafka queue is closed (shutting down); retry later")
             if self._producer is None:
                 timeout_ms = int(self.config.produce_timeout_s * 1000)
+                # kafka-python wants delivery_timeout_ms > linger_ms + request_timeout_ms
+                request_ms = max(100, timeout_ms - self.config.linger_ms - 100)
                 try:
                     self._producer = KafkaProducer(
                         bootstrap_servers=list(self.config.brokers),
@@ -49,8 +51,8 @@ class Producer:
                         batch_size=self.config.batch_size,
                         max_request_size=self.config.max_message_bytes,
                         compression_type=self.config.compression,
-                        request_timeout_ms=max(1000, timeout_ms - self.config.linger_ms - 100),
-                        delivery_timeout_ms=timeout_ms,
+                        request_timeout_ms=request_ms,
+                        delivery_timeout_ms=max(timeout_ms, request_ms + self.config.linger_ms + 1),
                         max_block_ms=timeout_ms,
                         bootstrap_timeout_ms=timeout_ms,
                         reconnect_backoff_max_ms=2000,

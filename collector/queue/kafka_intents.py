@@ -26,7 +26,11 @@ class IntentLog:
         return f"{self.config.group_id}/{tp.topic}/{tp.partition}".encode()
 
     def _partitions(self) -> int:
-        parts = self.producer.get().partitions_for(self.config.intent_topic)
+        producer = self.producer.get()
+        try:
+            parts = producer.partitions_for(self.config.intent_topic)
+        except Exception as exc:  # no metadata within max_block_ms
+            raise unavailable(self.config, f"cannot read the partitions of {self.config.intent_topic}", exc) from None
         return max(1, len(parts or ()))
 
     def write(self, tp, first: int, last: int) -> None:

@@ -7,6 +7,8 @@ writer is. Where the two legitimately differ the expectation is parametrized, wi
 """
 from __future__ import annotations
 
+import dataclasses
+import os
 import threading
 import time
 
@@ -31,6 +33,12 @@ class SpoolSide:
         self.opened.append(queue)
         return queue
 
+    def break_begin(self):
+        os.makedirs(os.path.join(self.dir, "state.json.tmp"))  # the state file cannot be written: "disk error"
+
+    def mend_begin(self):
+        os.rmdir(os.path.join(self.dir, "state.json.tmp"))
+
     def oversized(self, queue) -> tuple:
         """A queue at its bound, and a record over it."""
         queue.close()
@@ -53,12 +61,18 @@ class KafkaSide:
                                   max_message_bytes=64 * 1024)
         self.opened: list = []
 
-    def open(self):
+    def open(self, **config):
         from stackeye.collector.queue.kafka import KafkaQueue
 
-        queue = KafkaQueue(self.config)
+        queue = KafkaQueue(dataclasses.replace(self.config, **config))
         self.opened.append(queue)
         return queue
+
+    def break_begin(self):
+        self.broker.pause()  # requests hang, as behind a network partition
+
+    def mend_begin(self):
+        self.broker.resume()
 
     def oversized(self, queue) -> tuple:
         """Kafka has no bound of its own to fill: what it refuses is one item over its message size."""
@@ -128,6 +142,27 @@ def test_a_batch_begun_but_not_committed_is_read_again_after_reopening(side):
     write(again, replay)
     rest = drain(again, 6 - len(lost.records))
     assert lost.records + rest == sent
+
+
+# A quick give-up: Kafka's begin retries for six produce timeouts before it fails.
+QUICK_BEGIN = {"spool": {}, "kafka": {"produce_timeout_s": 1.0}}
+
+
+def test_a_batch_whose_begin_failed_is_read_again_not_skipped(side):
+    queue = side.open(**QUICK_BEGIN[side.name])
+    sent = [record(f"svc-{i}") for i in range(4)]
+    queue.put(sent)
+    batch = next_batch(queue, max_records=2)
+    side.break_begin()
+    try:
+        with pytest.raises(Exception):
+            queue.begin(batch)
+    finally:
+        side.mend_begin()
+    again = next_batch(queue, max_records=2)  # what the writer does next, after its backoff
+    assert (again.token, again.records) == (batch.token, batch.records)
+    write(queue, again)
+    assert again.records + drain(queue, 4 - len(again.records)) == sent
 
 
 def test_commit_moves_on_and_reopening_starts_after_the_last_commit(side):
