@@ -8,8 +8,6 @@ rest) and closes the store.
 from __future__ import annotations
 
 import logging
-import random
-import time
 
 from stackeye.app.status import status_router
 from stackeye.collector.ingest.otlp_grpc import OtlpGrpcServer
@@ -18,6 +16,7 @@ from stackeye.collector.ingest.receiver import Authenticator, IngestLimits, Rece
 from stackeye.collector.telemetry import PipelineMetrics
 from stackeye.collector.writer.writer import Writer, WriterConfig
 from stackeye.core.http import HTTPServer
+from stackeye.core.retry import Backoff, Stopped, retry, retry_on
 from stackeye.core.version import __version__
 from stackeye.storage.base import StorageError
 from stackeye.storage.factory import open_storage
@@ -114,15 +113,13 @@ class KafkaWriterApp:
 
 def open_storage_waiting(url, schema, stop, timeout_s: float = 0.0):
     """Open the storage, retrying while it is unreachable (capped backoff); None if stopped first.
-    Errors that retrying cannot fix (bad credentials, too old a server) are raised at once."""
-    delay, started = 0.5, time.monotonic()
-    while True:
-        try:
-            return open_storage(url, schema)
-        except StorageError as exc:
-            if not exc.retryable or (timeout_s and time.monotonic() - started > timeout_s):
-                raise
-            log.warning("%s; retrying in %.1fs", exc, delay)
-            if stop.wait(delay):
-                return None
-            delay = min(delay * 2, 15.0) * random.uniform(0.8, 1.0)
+    Errors that retrying cannot fix (bad credentials, too old a server) are raised at once, and so
+    is the last error once ``timeout_s`` (0 = no limit) has passed."""
+    def waiting(exc, attempt: int, delay: float) -> None:
+        log.warning("%s; retrying in %.1fs", exc, delay)
+
+    try:
+        return retry(lambda: open_storage(url, schema), is_retryable=retry_on(StorageError, when=lambda e: e.retryable),
+                     stop=stop, policy=Backoff(0.5, 15.0), deadline_s=timeout_s or None, on_retry=waiting)
+    except Stopped:
+        return None

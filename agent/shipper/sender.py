@@ -3,8 +3,9 @@
 :class:`GrpcSender` pushes one serialized request (no re-encoding: the bytes in the disk queue
 go on the wire as they are) with the token as ``authorization: Bearer <token>`` metadata, gzip,
 a per-request deadline and TLS when a CA file is given. :class:`Shipper` is the loop: take the
-oldest queued item, send it, ack it; on a transient failure wait (capped exponential backoff with
-jitter) and retry the same item, so order is kept and nothing is skipped.
+oldest queued item, send it, ack it; on a transient failure wait (:func:`stackeye.core.retry.retry`:
+capped exponential backoff with jitter, cut short by stop) and retry the same item, so order is kept
+and nothing is skipped.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
-from stackeye.core.retry import Backoff
+from stackeye.core.retry import Backoff, Stopped, retry
 
 from .queue import DiskQueue
 
@@ -124,28 +125,30 @@ class Shipper:
             if item is None:
                 continue
             seq, signal, payload = item
+            batch_id = f"{self.batch_prefix}-{seq}" if self.batch_prefix else ""
             try:
-                batch_id = f"{self.batch_prefix}-{seq}" if self.batch_prefix else ""
-                self.rejected += self.sender.send(signal, payload, batch_id)
-            except grpc.RpcError as err:
-                code = err.code() if hasattr(err, "code") else None
-                if code in PERMANENT or (code == grpc.StatusCode.RESOURCE_EXHAUSTED and "limit" in _details(err)):
-                    log.error("collector %s rejected a %s batch as invalid (%s: %s); dropping it",
-                              self.sender.target, signal, code.name, _details(err))
-                    self.rejected += 1
-                    self.queue.ack(seq)
-                    continue
-                self.failures += 1
-                self._report(code, err)
-                self._stop.wait(self.backoff.next())
+                rejected = retry(lambda: self.sender.send(signal, payload, batch_id), is_retryable=worth_retrying,
+                                 stop=self._stop, policy=self.backoff, on_retry=self._failed)
+            except Stopped:
+                return  # the batch stays queued on disk
+            except grpc.RpcError as err:  # the collector calls the request invalid: retrying cannot help
+                log.error("collector %s rejected a %s batch as invalid (%s: %s); dropping it",
+                          self.sender.target, signal, _code(err).name, _details(err))
+                self.rejected += 1
+                self.queue.ack(seq)
                 continue
+            self.rejected += rejected
             self.queue.ack(seq)
             self.sent += 1
             self.sent_bytes += len(payload)
-            self.backoff.reset()
             if self.connected is False or self.refused:
                 log.info("collector %s is accepting data again; %d batches waiting", self.sender.target, self.queue.depth)
             self.connected, self.refused = True, False
+
+    def _failed(self, err, attempt: int, delay: float) -> None:
+        """A send failed and will be retried after ``delay``: count it, say so (not on every attempt)."""
+        self.failures += 1
+        self._report(_code(err), err)
 
     def _report(self, code, err) -> None:
         now = time.monotonic()
@@ -162,6 +165,19 @@ class Shipper:
         else:
             log.warning("cannot reach collector %s (%s: %s); buffering on disk and retrying (%d batches waiting)",
                         self.sender.target, code.name if code else "error", _details(err), self.queue.depth)
+
+
+def worth_retrying(err: BaseException) -> bool:
+    """A failed send is retried unless the collector called the request itself wrong (see PERMANENT).
+    A refused token is retried too: buffered on disk until the token or the collector is fixed."""
+    if not isinstance(err, grpc.RpcError):
+        return False
+    code = _code(err)
+    return not (code in PERMANENT or (code == grpc.StatusCode.RESOURCE_EXHAUSTED and "limit" in _details(err)))
+
+
+def _code(err) -> grpc.StatusCode | None:
+    return err.code() if hasattr(err, "code") else None
 
 
 def _details(err) -> str:

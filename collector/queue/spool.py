@@ -243,8 +243,12 @@ class Spool:
     def begin(self, batch: Batch) -> None:
         """Record the batch's range before inserting it (so a crash replays exactly this range)."""
         if self.inflight != batch.position:
-            self.inflight = batch.position
-            self._save_state()
+            previous, self.inflight = self.inflight, batch.position
+            try:
+                self._save_state()
+            except BaseException:  # not recorded: a retried begin must write it, not find it "done"
+                self.inflight = previous
+                raise
 
     def commit(self, batch: Batch) -> None:
         start, end = batch.position

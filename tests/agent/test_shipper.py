@@ -1,9 +1,7 @@
-"""The shipper's parts: ordered bounded disk queue, backoff with jitter."""
+"""The shipper's parts: the ordered bounded disk queue, and the sending loop against a real gRPC server
+(the backoff itself: tests/core/test_retry.py)."""
 from __future__ import annotations
 
-import random
-
-import pytest
 from stackeye.agent.shipper.queue import DiskQueue
 from stackeye.core.retry import Backoff
 
@@ -48,19 +46,6 @@ def test_ack_only_removes_the_head(tmp_path):
     q.put("metrics", b"b")
     q.ack(2)  # not the head: ignored, order is kept
     assert q.peek()[2] == b"a" and q.depth == 2
-
-
-def test_backoff_doubles_caps_and_jitters():
-    b = Backoff(0.5, 4.0, random.Random(1))
-    waits = [b.next() for _ in range(8)]
-    caps = [0.5, 1, 2, 4, 4, 4, 4, 4]
-    for w, cap in zip(waits, caps):
-        assert cap / 2 <= w <= cap
-    assert len({round(w, 6) for w in waits[3:]}) > 1, "jittered, not lockstep"
-    b.reset()
-    assert b.next() <= 0.5
-    with pytest.raises(ValueError):
-        Backoff(2, 1)
 
 
 class RecordingCollector:

@@ -9,8 +9,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from stackeye.collector.queue.base import QueueUnavailable, Record
-from stackeye.collector.queue.kafka import H_DLQ_REASON, H_DLQ_SOURCE, KafkaQueue, RecordTooLarge, split_to_fit
+from stackeye.collector.queue.kafka import KafkaQueue
 from stackeye.collector.queue.kafka_config import KafkaConfig, KafkaConfigError, parse_brokers, parse_topics
+from stackeye.collector.queue.kafka_records import H_DLQ_REASON, H_DLQ_SOURCE
+from stackeye.collector.queue.kafka_split import RecordTooLarge, split_to_fit
 from stackeye.core.signals import Signal, count_items
 from support.otlp_builders import spans_request
 from support.services import free_port
@@ -43,8 +45,16 @@ def _state(*queues) -> str:
     for name, q in zip("ab", queues):
         q._refresh_lag(force=True)
         assigned = sorted(f"{tp.topic}/{tp.partition}" for tp in q._consumer.assignment()) if q._consumer else None
-        out.append(f"{name}: assigned={assigned} paused={sorted(str(tp) for tp in q._paused)} partitions={q.partitions}")
+        out.append(f"{name}: assigned={assigned} paused={_paused(q)} partitions={q.partitions}")
     return "; ".join(out)
+
+
+def _paused(q: KafkaQueue) -> list[str]:
+    return sorted(f"{tp.topic}/{tp.partition}" for tp, state in q._parts.items() if state.paused)
+
+
+def _buffered(q: KafkaQueue) -> int:
+    return sum(len(state.records) for state in q._parts.values())
 
 
 def _config(kafka, **kw) -> KafkaConfig:
@@ -108,8 +118,9 @@ def test_metrics_with_many_points_split_by_data_points():
 def test_unreachable_kafka_is_queue_unavailable_with_the_reason():
     port = free_port()
     queue = KafkaQueue(KafkaConfig(brokers=(f"127.0.0.1:{port}",), produce_timeout_s=1.0))
-    with pytest.raises(QueueUnavailable, match=rf"Kafka at 127.0.0.1:{port} is unavailable .*retry later"):
+    with pytest.raises(QueueUnavailable, match=rf"Kafka at 127.0.0.1:{port} is unavailable .*retry later") as err:
         queue.put([_record(1)])
+    assert "Configuration" not in str(err.value), "unreachable, not refused by the client's own settings"
     queue.close()
 
 
@@ -129,7 +140,7 @@ def test_poison_record_goes_to_the_dead_letter_topic_and_the_partition_moves_on(
     config = _config(kafka, partitions=1)
     producer = KafkaQueue(config)
     producer.put([_record(2)])
-    producer._get_producer().send("otlp_spans", b"\xff\xfe not protobuf").get(10)
+    producer.producer.get().send("otlp_spans", b"\xff\xfe not protobuf").get(10)
     producer.put([_record(3)])
     consumer = KafkaQueue(config)
     batches = _drain(consumer, 5, max_records=10)
@@ -185,13 +196,13 @@ def test_partitions_paused_for_back_pressure_keep_flowing_across_a_rebalance(kaf
     producer.put([_record(1) for _ in range(60)])
     a = KafkaQueue(config)
     seen, deadline = 0, time.monotonic() + 30
-    while not a._paused and time.monotonic() < deadline:  # tiny byte limit: a pauses what it fetched
+    while not _paused(a) and time.monotonic() < deadline:  # tiny byte limit: a pauses what it fetched
         batch = a.read(1, 1, 0.5)
         if batch is not None:
             a.begin(batch)
             a.commit(batch)
             seen += batch.items
-    assert a._paused
+    assert _paused(a)
     b = KafkaQueue(config)  # joins: a keeps a partition, and kafka-python keeps its paused flag
     assert _consume_all((a, b), seen, 60, max_records=10) == 60, _state(a, b)
     for q in (producer, a, b):
@@ -202,18 +213,18 @@ def test_records_buffered_when_a_rebalance_starts_are_read_again(kafka):
     config = _config(kafka, partitions=2)
     producer = KafkaQueue(config)
     producer.ensure_topics()
-    raw = producer._get_producer()
+    raw = producer.producer.get()
     for i in range(40):  # both partitions, then nothing more: only a seek brings dropped records back
         raw.send("otlp_spans", _record(1).payload, partition=i % 2).get(10)
     a = KafkaQueue(config)
     seen, deadline = 0, time.monotonic() + 30
-    while not any(a._buf.values()) and time.monotonic() < deadline:
+    while not _buffered(a) and time.monotonic() < deadline:
         batch = a.read(5, 1, 0.3)  # hands out 1 record (byte limit): the rest of the fetch stays buffered
         if batch is not None:
             a.begin(batch)
             a.commit(batch)
             seen += batch.items
-    assert any(a._buf.values())  # a holds fetched, uncommitted records when b joins
+    assert _buffered(a)  # a holds fetched, uncommitted records when b joins
     b = KafkaQueue(config)
     assert _consume_all((a, b), seen, 40, max_records=5) == 40, _state(a, b)
     for q in (producer, a, b):
@@ -226,14 +237,14 @@ def test_a_partition_paused_for_back_pressure_flows_again_once_drained(kafka):
     config = _config(kafka, partitions=2)
     producer = KafkaQueue(config)
     producer.ensure_topics()
-    raw = producer._get_producer()
+    raw = producer.producer.get()
     for i in range(40):
         raw.send("otlp_spans", _record(1).payload, partition=i % 2).get(10)
     a = KafkaQueue(config)
     seen, paused, deadline = 0, False, time.monotonic() + 30
     while seen < 40 and time.monotonic() < deadline:
         batch = a.read(5, 1, 0.3)  # one record per batch: both partitions are paused in turn
-        paused = paused or bool(a._paused)
+        paused = paused or bool(_paused(a))
         if batch is not None:
             a.begin(batch)
             a.commit(batch)
@@ -242,3 +253,36 @@ def test_a_partition_paused_for_back_pressure_flows_again_once_drained(kafka):
     assert seen == 40, _state(a)
     producer.close()
     a.close()
+
+
+def test_a_batch_whose_dead_letter_could_not_be_sent_is_read_again_not_skipped(kafka):
+    config = _config(kafka, partitions=1)
+    producer = KafkaQueue(config)
+    producer.put([_record(2)])
+    producer.producer.get().send("otlp_spans", b"\xff\xfe not protobuf").get(10)
+    producer.put([_record(3)])
+    consumer = KafkaQueue(config)
+    send_dead_letter, failures = consumer.dead_letter, []
+
+    def dead_letter_topic_down_once(record, reason, source=""):
+        if not failures:
+            failures.append(source)
+            raise QueueUnavailable("Kafka at … is unavailable (cannot produce to otlp_dead_letter); retry later")
+        send_dead_letter(record, reason, source)
+
+    consumer.dead_letter = dead_letter_topic_down_once
+    batches, deadline = [], time.monotonic() + 60
+    while sum(b.items for b in batches) < 5 and time.monotonic() < deadline:
+        try:
+            batch = consumer.read(10, 1 << 20, 0.5)
+        except QueueUnavailable:
+            continue  # the writer backs off and reads again
+        if batch is not None:
+            consumer.begin(batch)
+            consumer.commit(batch)
+            batches.append(batch)
+    assert failures == ["otlp_spans/0/1"]
+    assert sum(b.items for b in batches) == 5 and consumer.dead_lettered == 1, _state(consumer)
+    assert batches[0].position[1] == 0, "read again from the first offset of the failed batch"
+    producer.close()
+    consumer.close()

@@ -116,3 +116,18 @@ def test_quarantine_keeps_payload_and_reason(tmp_path):
     assert open(where, "rb").read() == rec(7).payload
     assert "Cannot parse" in open(where[:-3] + ".txt").read()
     sp.close()
+
+
+def test_a_begin_that_failed_is_written_when_retried(tmp_path):
+    import json
+
+    sp = Spool(str(tmp_path))
+    sp.put([rec(i) for i in range(3)])
+    b = sp.read(10, 1 << 20, 0)
+    (tmp_path / "state.json.tmp").mkdir()  # the state file cannot be written
+    with pytest.raises(OSError):
+        sp.begin(b)
+    (tmp_path / "state.json.tmp").rmdir()
+    sp.begin(b)  # retried: recorded on disk now, not taken as already done
+    assert json.loads((tmp_path / "state.json").read_text())["inflight"] == list(b.position)
+    sp.close()

@@ -110,3 +110,26 @@ def test_a_queue_failure_around_a_batch_rereads_it_instead_of_skipping(tmp_path,
     assert queue.failed and count(storage) == 30
     assert spool.depth()[1] == 0
     spool.close()
+
+
+def test_stopping_while_the_storage_is_down_ends_the_backoff_and_keeps_the_batch(tmp_path, chdb_storage):
+    storage = chdb_storage()
+    spool = Spool(str(tmp_path))
+    spool.put(records(2, 5))
+    metrics = PipelineMetrics()
+    # down for good, and an hour between attempts: only stop can end the wait
+    writer = Writer(spool, FlakyStorage(storage, failures=10**9), metrics,
+                    WriterConfig(batch_max_wait_s=0, retry_initial_s=3600, retry_max_s=3600))
+    writer.start()
+    deadline = time.monotonic() + 20
+    while metrics.total(metrics.insert_errors) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert metrics.total(metrics.insert_errors) == 1 and "Connection refused" in writer.last_error
+    writer.stop(drain=False, timeout=30)
+    assert not writer._thread.is_alive(), "stop ends the wait between attempts"
+    assert count(storage) == 0 and spool.depth()[1] > 0, "the batch stays queued"
+    spool.close()
+    spool = Spool(str(tmp_path))  # and is written once the storage is back
+    assert Writer(spool, storage, PipelineMetrics(), WriterConfig(batch_max_wait_s=0)).write_batch(spool.read(100, 1 << 30, 0))
+    assert count(storage) == 10
+    spool.close()
