@@ -272,7 +272,7 @@ def backfill_statements(rollup: Rollup) -> list[str]:
 
 def schema_dir() -> str:
     here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.join(os.path.dirname(here), "..", "collector", "storage", "schema")
+    return os.path.join(os.path.dirname(here), "..", "storage", "schema")  # stackeye.storage's migrations
 
 
 def migration_filename(rollup: Rollup) -> str:
