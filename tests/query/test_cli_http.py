@@ -120,6 +120,24 @@ def test_demo_data_and_query_on_a_data_directory(tmp_path):
     assert {r["service"] for r in rows} >= {"frontend", "fulfillment"}
 
 
+def test_sql_on_storage_opened_directly_has_the_same_limits(tmp_path):
+    """``stackeye sql --clickhouse chdb://…`` (and on --data-dir) applies the query_* settings of
+    ``stackeye up``: flags, STACKEYE_QUERY_* environment; errors name the setting."""
+    cmd = [sys.executable, "-m", "stackeye.cli.main", "sql", "--clickhouse", f"chdb://{tmp_path}/clickhouse"]
+    env = dict(os.environ, STACKEYE_QUERY_MAX_ROWS="10")
+    over_memory = subprocess.run(cmd + ["--query-max-memory-bytes", str(300 << 20),
+                                        "SELECT groupArray(number) FROM numbers(100000000)"],
+                                 capture_output=True, text=True, env=env, timeout=120)
+    assert over_memory.returncode == 1
+    assert f"needs more than {300 << 20} bytes of memory (query_max_memory_bytes / --query-max-memory-bytes)" \
+        in over_memory.stderr, over_memory.stderr
+    over_rows = subprocess.run(cmd + ["SELECT number FROM numbers(1000)"], capture_output=True, text=True, env=env,
+                               timeout=120)
+    assert over_rows.returncode == 1 and "more than 10 rows (query_max_rows / --query-max-rows)" in over_rows.stderr
+    bad = subprocess.run(cmd + ["--query-max-threads", "0", "SELECT 1"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "query_max_threads must be positive" in bad.stderr, bad.stderr
+
+
 @pytest.mark.parametrize("argv,word", [(["--spans", "0"], "spans"), (["--end", "tomorrow"], "end"),
                                        (["--services", "1"], "services")])
 def test_demo_data_bad_flags_exit_2(argv, word, capsys, tmp_path):
