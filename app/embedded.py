@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import os
 
+from stackeye.app.query_limits import query_limits
 from stackeye.app.up_config import UpConfig
 from stackeye.collector.ingest.grpc_services import mount_all
 from stackeye.collector.ingest.otlp_grpc import OtlpGrpcServer
@@ -21,7 +22,6 @@ from stackeye.collector.telemetry import PipelineMetrics
 from stackeye.collector.writer.writer import Writer, WriterConfig
 from stackeye.core.http import HTTPServer
 from stackeye.query.api import api_router
-from stackeye.storage.base import QueryLimits
 from stackeye.storage.factory import open_storage
 from stackeye.storage.migrations import SchemaOptions
 from stackeye.storage.url import parse_storage_url
@@ -54,7 +54,7 @@ class EmbeddedApp:
         metrics = PipelineMetrics()
         log.info("opening storage %s", url.redacted())
         storage = open_storage(url, SchemaOptions(ttl_days=cfg.retention_days),
-                               QueryLimits(cfg.query_max_rows, cfg.query_timeout_s))
+                               query_limits(cfg))
         try:
             for name in storage.migrate():
                 log.info("schema migration applied: %s", name)

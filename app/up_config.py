@@ -6,6 +6,7 @@ import os
 
 from stackeye.collector.writer.writer import WriterConfig
 from stackeye.core.config import ConfigError, check_address, setting
+from stackeye.storage.base import QueryLimits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,13 +28,19 @@ class UpConfig:
     retention_days: int = setting(7, "TTL of raw telemetry tables")
     query_max_rows: int = setting(100_000, "result row limit for SQL from the API and CLI")
     query_timeout_s: int = setting(30, "execution time limit for SQL from the API and CLI")
+    query_max_memory_bytes: int = setting(QueryLimits.max_memory_usage, "memory limit of one query from the API and CLI; "
+                                          "GROUP BY/ORDER BY spill to disk from half of it (sized to the machine: a "
+                                          "quarter of the RAM, 256 MiB to 8 GiB)")
+    query_max_threads: int = setting(QueryLimits.max_threads, "threads of one query from the API and CLI (sized to "
+                                     "the machine: half the cores)")
 
     def storage_url(self) -> str:
         return self.clickhouse or "chdb://" + os.path.abspath(os.path.join(self.data_dir, "clickhouse"))
 
     def validate(self) -> None:
         for name in ("max_request_bytes", "spool_max_bytes", "batch_max_bytes", "batch_max_records",
-                     "retention_days", "query_max_rows", "query_timeout_s"):
+                     "retention_days", "query_max_rows", "query_timeout_s", "query_max_memory_bytes",
+                     "query_max_threads"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.batch_max_bytes > 64 << 20:

@@ -7,6 +7,9 @@ import sys
 import urllib.error
 import urllib.request
 
+from stackeye.app.query_limits import SETTING_OF_LIMIT, query_limits
+from stackeye.app.up_config import UpConfig
+from stackeye.cli.options import add_config_flags, config_from_args
 from stackeye.cli.output import FORMATS, render
 
 HELP = "run read-only SQL on the telemetry tables (through a running stackeye, or on the data directly)"
@@ -18,7 +21,9 @@ EPILOG = """examples:
   echo "SELECT 1" | stackeye sql -
 
 Without --clickhouse, the query goes to the stackeye at --url; if none is running there, the
-data directory (--data-dir) is opened directly.
+data directory (--data-dir) is opened directly. Queries are read-only and limited: through --url
+by the server's limits, on storage opened directly by the --query-* settings below (the same as
+`stackeye up`'s, from the same --config file and STACKEYE_QUERY_* environment).
 """
 
 
@@ -31,6 +36,7 @@ def configure(parser) -> None:
                         help="query this storage directly instead (chdb:///path or clickhouse://host:9000/db)")
     parser.add_argument("--data-dir", default=os.environ.get("STACKEYE_DATA_DIR", "./stackeye-data"),
                         help="data directory opened when nothing runs at --url (default: ./stackeye-data)")
+    add_config_flags(parser, UpConfig, only=tuple(SETTING_OF_LIMIT.values()))
 
 
 class SQLFailed(Exception):
@@ -45,7 +51,7 @@ def run(args) -> int:
         raise UsageError("empty query")
     try:
         if args.clickhouse:
-            columns, rows = _direct(args.clickhouse, query)
+            columns, rows = _direct(args.clickhouse, query, args)
         else:
             try:
                 columns, rows = _over_http(args.url, query)
@@ -55,7 +61,7 @@ def run(args) -> int:
                     print(f"stackeye sql: nothing is running at {args.url} and there is no data directory at "
                           f"{path}; start `stackeye up` or pass --url / --clickhouse", file=sys.stderr)
                     return 1
-                columns, rows = _direct("chdb://" + os.path.abspath(path), query)
+                columns, rows = _direct("chdb://" + os.path.abspath(path), query, args)
     except SQLFailed as exc:
         print(f"stackeye sql: {exc}", file=sys.stderr)
         return 1
@@ -83,14 +89,15 @@ def _over_http(url: str, query: str):
     return doc["columns"], doc["rows"]
 
 
-def _direct(url: str, query: str):
+def _direct(url: str, query: str, args):
     from stackeye.cli.errors import UsageError
     from stackeye.storage.base import StorageError
     from stackeye.storage.factory import open_storage
     from stackeye.storage.url import StorageURLError
 
+    limits = query_limits(config_from_args(UpConfig, args))
     try:
-        storage = open_storage(url)
+        storage = open_storage(url, limits=limits)
     except StorageURLError as exc:
         raise UsageError(str(exc)) from None
     except StorageError as exc:

@@ -2,7 +2,8 @@
 
 - ``GET  /api/v1/health``  → status, version, queue depth, rows written, rejected counts
 - ``POST /api/v1/sql``     → ``{"query": "..."}`` → ``{"columns", "types", "rows", "elapsed_ms"}``;
-  read-only, result size and time limited; ClickHouse's error text with status 400
+  read-only, limited in result rows, time, memory and threads; ClickHouse's error text with status 400
+  (over a limit: ``{"error", "limit"}``, the message naming the setting that raises it)
 - ``GET  /metrics``        → the pipeline's self-telemetry, Prometheus text
 
 More routes (views, triggers, decisions) plug in through ``ROUTES``: one line each, naming a
@@ -14,7 +15,7 @@ import importlib
 
 from stackeye.core.http import HTTPError, Request, Response, Router
 from stackeye.core.version import __version__
-from stackeye.storage.base import QueryError
+from stackeye.storage.base import QueryError, QueryLimitExceeded
 
 # One line per module that adds routes: "module:function", called as function(router, context).
 ROUTES: list[str] = [
@@ -37,8 +38,9 @@ def api_router(context) -> Router:
             raise HTTPError(400, 'the body must be {"query": "<SQL>"}', parameter="query")
         try:
             result = context.storage.query(query)
-        except QueryError as exc:
-            raise HTTPError(400, str(exc), code=exc.code) from None
+        except QueryError as exc:  # a QueryLimitExceeded also names the limit (its message: the setting to raise)
+            raise HTTPError(400, str(exc), code=exc.code, **({"limit": exc.limit} if isinstance(exc, QueryLimitExceeded)
+                                                            else {})) from None
         return Response.json({"columns": result.columns, "types": result.types, "rows": result.rows,
                               "elapsed_ms": round(result.elapsed_ms, 3)})
 

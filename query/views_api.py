@@ -4,7 +4,8 @@
 - ``GET /api/v1/views/<name>``  → ``{"view", "rows": [row objects], "from", "to", "limit", "offset",
   "next_offset", "elapsed_ms", …}``; query parameters as the view declares them (``since=15m`` or
   ``from``/``to`` RFC 3339, ``service``, ``limit``, ``offset``, ``sort``, …); 400 with
-  ``{"error", "parameter"}`` when one is bad
+  ``{"error", "parameter"}`` when one is bad, ``{"error", "limit"}`` when the view's queries go over a
+  query limit (the message names the setting that raises it)
 - ``GET /api/v1/openapi.json``  → the OpenAPI 3.1 description of the whole API, generated from the
   view registry (never a second copy)
 """
@@ -17,7 +18,7 @@ from stackeye.core.http import HTTPError, Request, Response
 from stackeye.core.version import __version__
 from stackeye.query.views import registry
 from stackeye.query.views.params import ParamError
-from stackeye.storage.base import QueryError
+from stackeye.storage.base import QueryError, QueryLimitExceeded
 
 
 def register(router, context) -> None:
@@ -43,8 +44,10 @@ def run_view(storage, name: str, query: dict) -> dict:
         return view.run_params(storage, view.parse(query)).to_json()
     except ParamError as exc:  # from parsing, or from checks that need several parameters
         raise HTTPError(400, str(exc), parameter=exc.param) from None
+    except QueryLimitExceeded as exc:  # the request asks for more than the limits allow: narrow it
+        raise HTTPError(400, f"view {name}: {exc}", code=exc.code, limit=exc.limit) from None
     except QueryError as exc:
-        raise HTTPError(503 if exc.code == 159 else 500, f"view {name} failed: {exc}", code=exc.code) from None
+        raise HTTPError(500, f"view {name} failed: {exc}", code=exc.code) from None
 
 
 def describe(view) -> dict:
@@ -74,12 +77,13 @@ def _row_schema(view) -> dict:
 
 
 def openapi_doc() -> dict:
-    error = {"description": "a bad parameter", "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"error": {"type": "string"}, "parameter": {"type": "string"}}}}}}
+    error = {"description": "a bad parameter, or over a query limit", "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"error": {"type": "string"}, "parameter": {"type": "string"},
+                                         "limit": {"type": "string"}}}}}}
     paths: dict = {
         "/api/v1/health": {"get": {"summary": "status of the pipeline", "responses": {"200": {"description": "ok"}}}},
         "/api/v1/sql": {"post": {
-            "summary": "read-only SQL, limited in result rows and execution time",
+            "summary": "read-only SQL, limited in result rows, execution time, memory and threads",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["query"], "properties": {"query": {"type": "string"}}}}}},
             "responses": {"200": {"description": "columns, types, rows, elapsed_ms"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol, Sequence
 
+import psutil
 from stackeye.core.signals import Signal
 
 
@@ -36,12 +37,106 @@ class QueryResult:
     elapsed_ms: float
 
 
+MiB, GiB = 1 << 20, 1 << 30
+
+
+def default_memory_bytes(total_ram: int | None = None) -> int:
+    """The default memory limit of one query: a quarter of the machine's RAM, at least 256 MiB,
+    at most 8 GiB.
+
+    Why a quarter: the queries of a storage run one at a time (one read connection), in the same
+    process as ingest, whose spool, insert blocks and chDB's background merges need memory too, as
+    does the page cache every read goes through; a quarter leaves them the rest. The floor: below
+    256 MiB ordinary views over a day of data fail. The cap: a query that needs more than 8 GiB is
+    rarely meant (it usually lacks a time range or a LIMIT), and whoever means it raises the limit.
+    GROUP BY and ORDER BY spill to disk from half the limit on, so a big aggregation still finishes.
+    """
+    total = psutil.virtual_memory().total if total_ram is None else total_ram
+    return int(min(max(total // 4, 256 * MiB), 8 * GiB))
+
+
+def default_threads(cores: int | None = None) -> int:
+    """The default thread cap of one query: half the cores (at least one), the other half for ingest
+    (gRPC decoding, fsyncs, inserts) so that it keeps acknowledging while a big query runs."""
+    n = (psutil.cpu_count() or 1) if cores is None else cores
+    return max(1, n // 2)
+
+
+# ClickHouse error codes of the limits below: which limit a query went over.
+LIMIT_OF_CODE = {
+    241: "max_memory_usage",  # MEMORY_LIMIT_EXCEEDED
+    159: "max_execution_time",  # TIMEOUT_EXCEEDED
+    160: "max_execution_time",  # TOO_SLOW (estimated to run longer than the limit)
+    396: "max_result_rows",  # TOO_MANY_ROWS_OR_BYTES
+}
+_WHAT = {
+    "max_memory_usage": "the query needs more than {} bytes of memory",
+    "max_execution_time": "the query runs longer than {} s",
+    "max_result_rows": "the result has more than {} rows",
+}
+
+
+class QueryLimitExceeded(QueryError):
+    """A query went over one of its :class:`QueryLimits`: ``limit`` names it (the ClickHouse setting),
+    ``value`` is its value; the message says how to raise it."""
+
+    def __init__(self, message: str, code: int, limit: str, value: int):
+        super().__init__(message, code=code)
+        self.limit = limit
+        self.value = value
+
+
 @dataclasses.dataclass(frozen=True)
 class QueryLimits:
-    """Limits applied to user SQL (ClickHouse settings of the same names)."""
+    """Limits of every query that is not the writer's (ClickHouse settings of the same names).
+
+    ``raised_by`` says, per limit, the setting that changes it (e.g. ``("max_memory_usage",
+    "query_max_memory_bytes / --query-max-memory-bytes")``): errors name it (else the ClickHouse
+    setting's own name).
+    """
 
     max_result_rows: int = 100_000
     max_execution_time: int = 30  # seconds
+    max_memory_usage: int = default_memory_bytes()  # bytes, per query
+    max_threads: int = default_threads()
+    raised_by: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self):
+        for name in ("max_result_rows", "max_execution_time", "max_memory_usage", "max_threads"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"query limit {name} must be a positive integer, got {value!r} "
+                                 "(0 would mean unlimited in ClickHouse)")
+
+    @property
+    def spill_bytes(self) -> int:
+        """GROUP BY and ORDER BY write to disk from this much memory on: half the memory limit."""
+        return self.max_memory_usage // 2
+
+    def settings(self) -> dict[str, int | str]:
+        """The ClickHouse settings that apply these limits."""
+        return {
+            "max_result_rows": int(self.max_result_rows),
+            "result_overflow_mode": "throw",
+            "max_execution_time": int(self.max_execution_time),
+            "max_memory_usage": int(self.max_memory_usage),
+            "max_bytes_before_external_group_by": self.spill_bytes,
+            "max_bytes_before_external_sort": self.spill_bytes,
+            "max_threads": int(self.max_threads),
+        }
+
+    def error(self, message: str, code: int | None) -> QueryError:
+        """The error of a failed query: :class:`QueryLimitExceeded` naming the limit and the setting
+        that raises it when ClickHouse refused it for one of these limits, else a plain QueryError."""
+        limit = LIMIT_OF_CODE.get(code)
+        if limit is None or (code == 241 and "total" in message.lower()):  # the server's memory, not ours
+            return QueryError(message, code=code)
+        value = getattr(self, limit)
+        knob = dict(self.raised_by).get(limit, limit)
+        fix = "add a LIMIT or aggregate, or raise the limit" if limit == "max_result_rows" else \
+            "narrow the query (a shorter time range, fewer groups, a LIMIT) or raise the limit"
+        return QueryLimitExceeded(f"{_WHAT[limit].format(value)} ({knob}); {fix}. ClickHouse: {message}",
+                                  code, limit, value)
 
 
 class Storage(Protocol):

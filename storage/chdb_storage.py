@@ -78,15 +78,16 @@ class ChdbStorage:
         self._rconn = self._reader()
 
     def _reader(self):
-        """A read-only, limited connection for user SQL."""
+        """A read-only connection for user SQL and the views, with the query limits (rows, time,
+        memory with spilling to disk, threads) as session settings."""
         conn = self._connect(self.url.path)
+        limits = [f"SET {name} = '{value}'" if isinstance(value, str) else f"SET {name} = {int(value)}"
+                  for name, value in self.limits.settings().items()]
         for stmt in (
             f"USE {self.url.database}",
             "SET output_format_json_quote_64bit_integers = 0",
             "SET output_format_json_quote_64bit_floats = 0",
-            f"SET max_result_rows = {int(self.limits.max_result_rows)}",
-            "SET result_overflow_mode = 'throw'",
-            f"SET max_execution_time = {int(self.limits.max_execution_time)}",
+            *limits,
             "SET readonly = 1",  # last: from here on it can neither write nor change settings
         ):
             self._exec(conn, stmt)
@@ -163,7 +164,8 @@ class ChdbStorage:
                 # buffer, where the next result would land behind it: start a fresh connection
                 if readonly:
                     self._replace_reader()
-                raise QueryError(msg, code=_error_code(msg)) from None
+                raise (self.limits.error(msg, _error_code(msg)) if readonly else
+                       QueryError(msg, code=_error_code(msg))) from None
             raw = res.bytes()  # inside the lock: the connection reuses the result's buffer
         elapsed_ms = (time.perf_counter() - started) * 1000
         if not raw.strip():

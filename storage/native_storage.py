@@ -30,7 +30,7 @@ from typing import Sequence
 
 from stackeye.core.signals import Signal
 from stackeye.storage import py_flatten
-from stackeye.storage.base import QueryError, QueryLimits, QueryResult, StorageError
+from stackeye.storage.base import QueryError, QueryLimitExceeded, QueryLimits, QueryResult, StorageError
 from stackeye.storage.migrations import (
     MIGRATIONS_TABLE,
     SchemaOptions,
@@ -257,14 +257,16 @@ class NativeStorage:
 
     def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None) -> QueryResult:
         lim = limits or self.limits
-        settings = {"max_result_rows": int(lim.max_result_rows), "result_overflow_mode": "throw",
-                    "max_execution_time": int(lim.max_execution_time)}
+        settings = dict(lim.settings())  # old settings: ClickHouse 18.16 knows them all
         if readonly:
             settings["readonly"] = 1
         started = time.perf_counter()
         try:
             rows, meta = self._run("query", lambda c: c.execute(sql, with_column_types=True, settings=settings))
         except StorageError as exc:
+            over = lim.error(str(exc), exc.code)
+            if isinstance(over, QueryLimitExceeded):  # retrying the same query would hit it again
+                raise over from None
             if exc.retryable:
                 raise
             raise QueryError(str(exc), code=exc.code) from None

@@ -41,6 +41,13 @@ class ViewResult:
     def dicts(self) -> list[dict]:
         return [dataclasses.asdict(r) for r in self.rows]
 
+    def next_offset(self) -> int | None:
+        """The offset of the next page: for a view that pages (limit and offset) and filled this one."""
+        values = self.params.values
+        if "limit" in values and "offset" in values and len(self.rows) == values["limit"]:
+            return values["offset"] + len(self.rows)
+        return None
+
     def to_json(self) -> dict:
         w = self.params.window
         doc = {
@@ -50,8 +57,7 @@ class ViewResult:
             "to": w.end.isoformat().replace("+00:00", "Z"),
             "limit": self.params.get("limit"),
             "offset": self.params.get("offset"),
-            "next_offset": (self.params["offset"] + len(self.rows)
-                            if "limit" in self.params.values and len(self.rows) == self.params["limit"] else None),
+            "next_offset": self.next_offset(),
             "elapsed_ms": round(self.elapsed_ms, 3),
         }
         doc.update(self.extra)

@@ -16,6 +16,10 @@ UTC = dt.timezone.utc
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_WINDOW = dt.timedelta(days=31)
+# What the tables' DateTime64(9) columns hold: nanoseconds in an Int64 from 1900 on (ClickHouse
+# clamps below; above, its comparisons overflow).
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.timezone.utc)
+LATEST = dt.datetime(2262, 4, 11, 23, 47, 16, tzinfo=dt.timezone.utc)
 
 
 class ParamError(ValueError):
@@ -37,7 +41,10 @@ def parse_duration(text: str, param: str = "since") -> dt.timedelta:
     value = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
     if value <= 0:
         raise ParamError(param, "must be greater than zero")
-    return dt.timedelta(seconds=value)
+    try:
+        return dt.timedelta(seconds=value)
+    except OverflowError:  # past timedelta's ~2.7 million years
+        raise ParamError(param, f"{text!r} is too long a duration") from None
 
 
 def parse_time(text: Any, param: str) -> dt.datetime:
@@ -54,7 +61,13 @@ def parse_time(text: Any, param: str) -> dt.datetime:
             raise ParamError(param, f"{text!r} is not an RFC 3339 time; use e.g. 2026-11-26T10:00:00Z") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before year 1 in UTC
+        value = None
+    if value is None or not EARLIEST <= value <= LATEST:
+        raise ParamError(param, f"{text!r} is out of range: from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%dT%H:%M:%SZ}")
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,12 +102,13 @@ def window_from(raw: Mapping[str, Any], now: dt.datetime | None = None, default_
         end = parse_time(end_raw, "to") if end_raw not in (None, "") else (now or dt.datetime.now(UTC))
         if end <= start:
             raise ParamError("to", f"must be after 'from' ({start.isoformat()})")
-        window = Window(start, end)
-    else:
-        window = Window.last(parse_duration(since_raw or default_since), now)
-    if window.end - window.start > MAX_WINDOW:
-        raise ParamError("since" if since_raw else "from", f"the time range is limited to {MAX_WINDOW.days} days")
-    return window
+        if end - start > MAX_WINDOW:
+            raise ParamError("from", f"the time range is limited to {MAX_WINDOW.days} days")
+        return Window(start, end)
+    span = parse_duration(since_raw or default_since)
+    if span > MAX_WINDOW:  # checked before the window is made: a huge span would overflow datetime
+        raise ParamError("since", f"the time range is limited to {MAX_WINDOW.days} days")
+    return Window.last(span, now)
 
 
 # -- parameter declarations ---------------------------------------------------------------------

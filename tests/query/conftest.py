@@ -5,6 +5,7 @@ import dataclasses
 
 import pytest
 from stackeye.query import demo_data, demo_otlp
+from support.demo_up import start_demo_up
 from support.query_expected import FROM, SPEC, TO, spans_in
 
 
@@ -43,3 +44,12 @@ def empty_storage(chdb_path, request):
     storage.migrate()
     yield storage
     storage.close()
+
+
+@pytest.fixture(scope="package")
+def demo_up(tmp_path_factory):
+    """A real ``stackeye up`` with the demo data (``stackeye demo-data`` over OTLP/gRPC), shared by
+    the modules of tests/query; its queries time out after 1 s."""
+    srv = start_demo_up(str(tmp_path_factory.mktemp("views-up") / "data"), ["--query-timeout-s", "1"])
+    yield srv
+    srv.stop()

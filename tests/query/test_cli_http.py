@@ -7,62 +7,21 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.parse
 
 import pytest
 from stackeye.cli.main import main
 from stackeye.query.views import registry
-from support.server import StackeyeServer
+from support.demo_up import END, WINDOW, http_view, view_params
 from support.services import free_port
-
-END = "2026-11-26T10:00:00Z"
-WINDOW = {"from": "2026-11-26T08:00:00Z", "to": "2026-11-26T10:05:00Z"}
-SPANS = 3000
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = StackeyeServer(str(tmp_path_factory.mktemp("views-up") / "data"), ["--query-timeout-s", "1"]).start()
-    try:
-        assert main(["demo-data", "--spans", str(SPANS), "--end", END, "--otlp", srv.otlp_grpc]) == 0
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            counts = srv.sql("SELECT (SELECT count() FROM otel_traces) AS t, (SELECT count() FROM otel_logs) AS l, "
-                             "(SELECT count() FROM otel_metrics_gauge) AS m")[0]
-            if counts["t"] >= SPANS and counts["m"] > 0 and counts["l"] > 0:
-                break
-            time.sleep(0.3)
-        rows = srv.sql("SELECT count() AS n FROM otel_traces")
-        assert rows[0]["n"] >= SPANS
-        yield srv
-    finally:
-        srv.stop()
-
-
-def http_view(server, name, params):
-    status, body = server.request("GET", f"/api/v1/views/{name}?{urllib.parse.urlencode(params)}")
-    return status, json.loads(body)
-
-
-def view_params(server, name):
-    if name == "trace":
-        tid = server.sql("SELECT TraceId FROM otel_traces ORDER BY Duration DESC, TraceId LIMIT 1")[0]["TraceId"]
-        return {"trace_id": tid}
-    if name == "callstack":
-        svc = server.sql("SELECT ServiceName FROM otel_traces WHERE has(`Events.Name`, 'stackeye.callstack') "
-                         "ORDER BY ServiceName LIMIT 1")[0]["ServiceName"]
-        return {**WINDOW, "service": svc}
-    return {**WINDOW, **({"limit": 1000} if any(p.name == "limit" for p in registry.get(name).params) else {})}
 
 
 @pytest.mark.parametrize("name", registry.VIEWS)
-def test_cli_and_http_answer_the_same_rows(server, name, capsys):
-    params = view_params(server, name)
-    status, doc = http_view(server, name, params)
+def test_cli_and_http_answer_the_same_rows(demo_up, name, capsys):
+    params = view_params(demo_up, name)
+    status, doc = http_view(demo_up, name, params)
     assert status == 200, doc
     assert doc["rows"], f"{name} has rows on the demo data"
-    argv = ["query", name, "--url", server.http_url, "--format", "json"]
+    argv = ["query", name, "--url", demo_up.http_url, "--format", "json"]
     for k, v in params.items():
         argv += [f"--{k.replace('_', '-')}", str(v)]
     capsys.readouterr()
@@ -72,10 +31,10 @@ def test_cli_and_http_answer_the_same_rows(server, name, capsys):
     assert list(cli_rows[0]) == registry.get(name).columns
 
 
-def test_positional_trace_id(server, capsys):
-    params = view_params(server, "trace")
+def test_positional_trace_id(demo_up, capsys):
+    params = view_params(demo_up, "trace")
     capsys.readouterr()
-    assert main(["query", "trace", params["trace_id"], "--url", server.http_url, "--format", "csv"]) == 0
+    assert main(["query", "trace", params["trace_id"], "--url", demo_up.http_url, "--format", "csv"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("span_id,parent_span_id,depth") and len(out) > 2
 
@@ -85,30 +44,43 @@ def test_positional_trace_id(server, capsys):
     ({"from": "2026-13-01T00:00:00Z"}, "from"), ({"nonsense": "1"}, "nonsense"),
     ({"of": "metric"}, "metric"), ({"of": "services", "interval": "90s"}, "interval"),
 ])
-def test_bad_parameters_are_400_naming_the_parameter(server, query, param):
-    status, doc = http_view(server, "timeseries" if param in ("metric", "interval") else "services", query)
+def test_bad_parameters_are_400_naming_the_parameter(demo_up, query, param):
+    status, doc = http_view(demo_up, "timeseries" if param in ("metric", "interval") else "services", query)
     assert status == 400 and doc["parameter"] == param and param in doc["error"]
 
 
-def test_bad_parameter_on_the_cli_exits_2(server, capsys):
-    assert main(["query", "services", "--url", server.http_url, "--since", "soon"]) == 2
+def test_bad_parameter_on_the_cli_exits_2(demo_up, capsys):
+    assert main(["query", "services", "--url", demo_up.http_url, "--since", "soon"]) == 2
     assert "since" in capsys.readouterr().err
 
 
-def test_unknown_view(server):
-    status, doc = http_view(server, "nope", {})
+def test_unknown_view(demo_up):
+    status, doc = http_view(demo_up, "nope", {})
     assert status == 404 and "services" in doc["error"]
 
 
-def test_pagination(server):
-    _, first = http_view(server, "transactions", {**WINDOW, "limit": 3})
-    _, second = http_view(server, "transactions", {**WINDOW, "limit": 3, "offset": first["next_offset"]})
-    _, both = http_view(server, "transactions", {**WINDOW, "limit": 6})
+def test_pagination(demo_up):
+    _, first = http_view(demo_up, "transactions", {**WINDOW, "limit": 3})
+    _, second = http_view(demo_up, "transactions", {**WINDOW, "limit": 3, "offset": first["next_offset"]})
+    _, both = http_view(demo_up, "transactions", {**WINDOW, "limit": 6})
     assert first["rows"] + second["rows"] == both["rows"]
 
 
-def test_openapi_describes_every_view(server):
-    status, body = server.request("GET", "/api/v1/openapi.json")
+@pytest.mark.parametrize("name,limit", [("hosts", 5), ("gateway", 2)])
+def test_a_full_page_of_a_view_that_does_not_page(demo_up, name, limit, capsys):
+    """hosts and gateway take a limit but no offset: a full page has no next page (``stackeye query
+    hosts --limit 5`` was a KeyError in ViewResult.to_json, HTTP 500)."""
+    status, doc = http_view(demo_up, name, {**WINDOW, "limit": limit})
+    assert status == 200, doc
+    assert len(doc["rows"]) == limit and doc["limit"] == limit and doc["offset"] is None and doc["next_offset"] is None
+    capsys.readouterr()
+    assert main(["query", name, "--url", demo_up.http_url, "--limit", str(limit), "--format", "json",
+                 "--from", WINDOW["from"], "--to", WINDOW["to"]]) == 0
+    assert json.loads(capsys.readouterr().out) == doc["rows"]
+
+
+def test_openapi_describes_every_view(demo_up):
+    status, body = demo_up.request("GET", "/api/v1/openapi.json")
     doc = json.loads(body)
     assert status == 200 and doc["openapi"].startswith("3.")
     for name in registry.VIEWS:
@@ -121,15 +93,17 @@ def test_openapi_describes_every_view(server):
 
 @pytest.mark.parametrize("sql", ["INSERT INTO otel_logs (Body) VALUES ('x')", "DROP TABLE otel_logs",
                                  "ALTER TABLE otel_traces DELETE WHERE 1"])
-def test_sql_that_writes_is_refused(server, sql):
-    status, body = server.request("POST", "/api/v1/sql", {"query": sql})
+def test_sql_that_writes_is_refused(demo_up, sql):
+    status, body = demo_up.request("POST", "/api/v1/sql", {"query": sql})
     assert status == 400 and "readonly" in json.loads(body)["error"].lower()
 
 
-def test_sql_that_runs_too_long_is_refused(server):
-    status, body = server.request("POST", "/api/v1/sql", {"query": "SELECT count() FROM numbers(100000000000) "
+def test_sql_that_runs_too_long_is_refused(demo_up):
+    status, body = demo_up.request("POST", "/api/v1/sql", {"query": "SELECT count() FROM numbers(100000000000) "
                                                                     "WHERE sipHash64(number) % 7 = 1"})
-    assert status == 400 and "TIMEOUT_EXCEEDED" in json.loads(body)["error"]
+    error = json.loads(body)["error"]
+    assert status == 400 and "TIMEOUT_EXCEEDED" in error
+    assert "longer than 1 s (query_timeout_s / --query-timeout-s)" in error, error
 
 
 def test_demo_data_and_query_on_a_data_directory(tmp_path):
@@ -144,6 +118,24 @@ def test_demo_data_and_query_on_a_data_directory(tmp_path):
                          check=True, capture_output=True, env=env, timeout=120).stdout
     rows = json.loads(out)
     assert {r["service"] for r in rows} >= {"frontend", "fulfillment"}
+
+
+def test_sql_on_storage_opened_directly_has_the_same_limits(tmp_path):
+    """``stackeye sql --clickhouse chdb://…`` (and on --data-dir) applies the query_* settings of
+    ``stackeye up``: flags, STACKEYE_QUERY_* environment; errors name the setting."""
+    cmd = [sys.executable, "-m", "stackeye.cli.main", "sql", "--clickhouse", f"chdb://{tmp_path}/clickhouse"]
+    env = dict(os.environ, STACKEYE_QUERY_MAX_ROWS="10")
+    over_memory = subprocess.run(cmd + ["--query-max-memory-bytes", str(300 << 20),
+                                        "SELECT groupArray(number) FROM numbers(100000000)"],
+                                 capture_output=True, text=True, env=env, timeout=120)
+    assert over_memory.returncode == 1
+    assert f"needs more than {300 << 20} bytes of memory (query_max_memory_bytes / --query-max-memory-bytes)" \
+        in over_memory.stderr, over_memory.stderr
+    over_rows = subprocess.run(cmd + ["SELECT number FROM numbers(1000)"], capture_output=True, text=True, env=env,
+                               timeout=120)
+    assert over_rows.returncode == 1 and "more than 10 rows (query_max_rows / --query-max-rows)" in over_rows.stderr
+    bad = subprocess.run(cmd + ["--query-max-threads", "0", "SELECT 1"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "query_max_threads must be positive" in bad.stderr, bad.stderr
 
 
 @pytest.mark.parametrize("argv,word", [(["--spans", "0"], "spans"), (["--end", "tomorrow"], "end"),

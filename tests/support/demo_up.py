@@ -1,0 +1,53 @@
+"""tests/query: a real ``stackeye up`` holding the demo data set, sent by ``stackeye demo-data``
+over OTLP/gRPC, and how to ask its views over HTTP."""
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+
+from stackeye.cli.main import main
+from stackeye.query.views import registry
+
+from .server import StackeyeServer
+
+END = "2026-11-26T10:00:00Z"
+WINDOW = {"from": "2026-11-26T08:00:00Z", "to": "2026-11-26T10:05:00Z"}  # holds every span
+SPANS = 3000
+
+
+def start_demo_up(data_dir: str, extra_args: list[str] | None = None) -> StackeyeServer:
+    """A started server with the demo data written (traces, logs and metrics all queryable)."""
+    srv = StackeyeServer(data_dir, extra_args).start()
+    try:
+        assert main(["demo-data", "--spans", str(SPANS), "--end", END, "--otlp", srv.otlp_grpc]) == 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            counts = srv.sql("SELECT (SELECT count() FROM otel_traces) AS t, (SELECT count() FROM otel_logs) AS l, "
+                             "(SELECT count() FROM otel_metrics_gauge) AS m")[0]
+            if counts["t"] >= SPANS and counts["m"] > 0 and counts["l"] > 0:
+                break
+            time.sleep(0.3)
+        rows = srv.sql("SELECT count() AS n FROM otel_traces")
+        assert rows[0]["n"] >= SPANS
+    except BaseException:
+        srv.stop()
+        raise
+    return srv
+
+
+def http_view(server: StackeyeServer, name: str, params: dict) -> tuple[int, dict]:
+    status, body = server.request("GET", f"/api/v1/views/{name}?{urllib.parse.urlencode(params)}")
+    return status, json.loads(body)
+
+
+def view_params(server: StackeyeServer, name: str) -> dict:
+    """Parameters with which view ``name`` has rows on the demo data."""
+    if name == "trace":
+        tid = server.sql("SELECT TraceId FROM otel_traces ORDER BY Duration DESC, TraceId LIMIT 1")[0]["TraceId"]
+        return {"trace_id": tid}
+    if name == "callstack":
+        svc = server.sql("SELECT ServiceName FROM otel_traces WHERE has(`Events.Name`, 'stackeye.callstack') "
+                         "ORDER BY ServiceName LIMIT 1")[0]["ServiceName"]
+        return {**WINDOW, "service": svc}
+    return {**WINDOW, **({"limit": 1000} if any(p.name == "limit" for p in registry.get(name).params) else {})}
