@@ -5,7 +5,7 @@ with plain synchronous handlers that take a :class:`Request` (body already read,
 size-checked) and return a :class:`Response`. :meth:`Router.asgi` turns the table into a Starlette
 application; :class:`HTTPServer` (``http_server.py``) serves it with uvicorn.
 
-- Handlers run in the event loop's thread pool, never on the loop: they block on fsync and storage.
+- Handlers run in the server's thread pool, never on the event loop: they block on fsync and storage.
 - Errors are JSON ``{"error": ..., **extra}``: :class:`HTTPError` from a handler or the body reader
   keeps its status; an unknown path is 404 naming it, a known path with the wrong method is 405
   naming the allowed ones; any other exception is logged and answered 500, and the server goes on.
@@ -16,6 +16,7 @@ server.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -23,7 +24,6 @@ import urllib.parse
 from typing import Callable
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -115,7 +115,8 @@ def _endpoint(name: str, handlers: dict[str, Handler], max_body_bytes: int):
             body = await read_body(request, max_body_bytes)
             req = Request(method, scope["path"], dict(urllib.parse.parse_qsl(scope["query_string"].decode("latin-1"))),
                           dict(request.headers), body, dict(request.path_params))
-            resp = await run_in_threadpool(handlers["GET" if method == "HEAD" else method], req)
+            # The loop's default executor: the server's handler pool (http_server.HANDLER_THREADS).
+            resp = await asyncio.get_running_loop().run_in_executor(None, handlers["GET" if method == "HEAD" else method], req)
         except HTTPError as err:
             resp = Response.json({"error": err.message, **err.extra}, err.status)
         except ClientDisconnect:

@@ -14,13 +14,14 @@ import asyncio
 import logging
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
-import anyio.to_thread
 import uvicorn
+import uvloop
 
 log = logging.getLogger("stackeye.http")
 
-# Threads that run the (synchronous) handlers, per server. They spend their time off the GIL: the
+# Threads that run the (synchronous) handlers, per server: the event loop's default executor. They spend their time off the GIL: the
 # receiver waits for the spool's group-commit fsync (so the more requests wait together, the fewer
 # fsyncs), API handlers wait on storage queries (serialized by the storage itself beyond a few). 32
 # lets that many requests share one fsync or queue at the store while health and /metrics still
@@ -45,7 +46,8 @@ class HTTPServer:
         self.name = name
         self.scheme = "https" if certfile else "http"
         config = uvicorn.Config(
-            router.asgi(name, max_body_bytes), interface="asgi3", lifespan="off", loop="asyncio",
+            # httptools (C) parses HTTP/1.1 at about half the CPU of the pure-Python h11 (bench/RESULTS.md).
+            router.asgi(name, max_body_bytes), interface="asgi3", http="httptools", lifespan="off",
             log_config=None, log_level="warning", access_log=False,  # requests are counted, not logged
             proxy_headers=False, server_header=False, headers=[("server", "stackeye")],
             timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=GRACE_S,
@@ -68,13 +70,14 @@ class HTTPServer:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._serve())
+            uvloop.run(self._serve())  # libuv's event loop: less CPU per request than asyncio's own
         except BaseException as exc:  # noqa: BLE001 - uvicorn ends a failed startup with SystemExit
             self._failure = exc
             log.error("%s on %s stopped: %r", self.name, self.address, exc)
 
     async def _serve(self) -> None:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = HANDLER_THREADS
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix=f"http-{self.name}-handler"))
         await self._server.serve(sockets=[self._socket])
 
     def start(self) -> None:
