@@ -1,30 +1,49 @@
-"""A small threaded HTTP server with a route table, shared by the OTLP/HTTP receiver and the API.
+"""The HTTP stack shared by the OTLP/HTTP receiver, the API and the status endpoints.
 
-Routes are ``(method, pattern)`` with ``{name}`` segments; handlers take a :class:`Request` and
-return a :class:`Response`. Errors become JSON ``{"error": ...}`` with the right status.
+Capabilities declare routes on a :class:`Router` — ``(method, pattern)`` with ``{name}`` segments —
+with plain synchronous handlers that take a :class:`Request` (body already read, decoded and
+size-checked) and return a :class:`Response`. :meth:`Router.asgi` turns the table into a Starlette
+application; :class:`HTTPServer` (``http_server.py``) serves it with uvicorn.
+
+- Handlers run in the server's thread pool, never on the event loop: they block on fsync and storage.
+- Errors are JSON ``{"error": ..., **extra}``: :class:`HTTPError` from a handler or the body reader
+  keeps its status; an unknown path is 404 naming it, a known path with the wrong method is 405
+  naming the allowed ones; any other exception is logged and answered 500, and the server goes on.
+- Responses are gzip-compressed for clients that accept it, from :data:`GZIP_MIN_BYTES` up.
+
+More routes or middleware (auth, a dashboard, other protocols) are added here, once, for every
+server.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-import gzip
 import json
 import logging
-import re
-import threading
 import urllib.parse
-import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import ClientDisconnect
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import Response as StarletteResponse
+from starlette.routing import Route
+
+from stackeye.core.http_body import read_body
+from stackeye.core.http_errors import HTTPError
+from stackeye.core.http_server import HTTPServer
+
+__all__ = ["HTTPError", "HTTPServer", "Handler", "Request", "Response", "Router"]
 
 log = logging.getLogger("stackeye.http")
 
-
-class HTTPError(Exception):
-    def __init__(self, status: int, message: str, **extra):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.extra = extra
+# Smaller answers go out plain: under ~1 KiB gzip saves less than its header and a packet costs the same.
+GZIP_MIN_BYTES = 1024
+# zlib's own default: within a few percent of level 9's size at a fraction of its CPU.
+GZIP_LEVEL = 6
 
 
 @dataclasses.dataclass
@@ -32,7 +51,7 @@ class Request:
     method: str
     path: str
     query: dict[str, str]
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     body: bytes
     params: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -61,12 +80,17 @@ Handler = Callable[[Request], Response]
 
 
 class Router:
+    """A route table: one handler per (method, pattern)."""
+
     def __init__(self) -> None:
-        self._routes: list[tuple[str, re.Pattern, Handler]] = []
+        self._routes: dict[str, dict[str, Handler]] = {}  # pattern → method → handler
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
-        regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
-        self._routes.append((method.upper(), regex, handler))
+        handlers = self._routes.setdefault(pattern, {})
+        method = method.upper()
+        if method in handlers:
+            raise ValueError(f"{method} {pattern} is routed twice")
+        handlers[method] = handler
 
     def route(self, method: str, pattern: str):
         def deco(fn: Handler) -> Handler:
@@ -74,87 +98,49 @@ class Router:
             return fn
         return deco
 
-    def dispatch(self, req: Request) -> Response:
-        allowed = []
-        for method, regex, handler in self._routes:
-            m = regex.match(req.path)
-            if m:
-                if method != req.method:
-                    allowed.append(method)
-                    continue
-                req.params = m.groupdict()
-                return handler(req)
-        if allowed:
-            raise HTTPError(405, f"{req.method} is not allowed on {req.path}; use {', '.join(sorted(set(allowed)))}")
-        raise HTTPError(404, f"no such endpoint: {req.path}")
+    def asgi(self, name: str, max_body_bytes: int) -> Starlette:
+        """The ASGI application serving these routes; ``name`` labels its log lines."""
+        # One Starlette route per pattern, so a 405 names every method the path takes.
+        routes = [Route(pattern, _endpoint(name, handlers, max_body_bytes), methods=list(handlers))
+                  for pattern, handlers in self._routes.items()]
+        return Starlette(routes=routes, exception_handlers={StarletteHTTPException: _routing_error},
+                         middleware=[Middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)])
 
 
-def _decompress(body: bytes, encoding: str) -> bytes:
-    encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
-        return body
-    try:
-        if encoding == "gzip":
-            return gzip.decompress(body)
-        if encoding == "deflate":
-            return zlib.decompress(body)
-    except (OSError, zlib.error, EOFError) as exc:
-        raise HTTPError(400, f"the body is not valid {encoding}: {exc}") from None
-    raise HTTPError(415, f"unsupported Content-Encoding {encoding!r}: use gzip, deflate or none")
-
-
-class HTTPServer:
-    def __init__(self, router: Router, address: str, name: str, max_body_bytes: int = 64 << 20):
-        host, _, port = address.rpartition(":")
-        router_ = router
-        limit = max_body_bytes
-
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            server_version = "stackeye"
-
-            def log_message(self, fmt, *args):  # quiet: requests are counted, not logged
-                log.debug("%s " + fmt, name, *args)
-
-            def _handle(self):
-                parts = urllib.parse.urlsplit(self.path)
-                try:
-                    length = int(self.headers.get("Content-Length") or 0)
-                    if length > limit:
-                        raise HTTPError(413, f"request body of {length} bytes is over the limit of {limit}")
-                    raw = self.rfile.read(length) if length else b""
-                    req = Request(
-                        self.command, parts.path, dict(urllib.parse.parse_qsl(parts.query)),
-                        {k.lower(): v for k, v in self.headers.items()},
-                        _decompress(raw, self.headers.get("Content-Encoding", "")),
-                    )
-                    resp = router_.dispatch(req)
-                except HTTPError as err:
-                    resp = Response.json({"error": err.message, **err.extra}, err.status)
-                except Exception as exc:  # a bug: answer 500, keep serving
-                    log.exception("%s: %s %s failed", name, self.command, parts.path)
-                    resp = Response.json({"error": f"internal error: {exc}"}, 500)
-                self.send_response(resp.status)
-                self.send_header("Content-Type", resp.content_type)
-                self.send_header("Content-Length", str(len(resp.body)))
-                self.end_headers()
-                self.wfile.write(resp.body)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _handle
-
+def _endpoint(name: str, handlers: dict[str, Handler], max_body_bytes: int):
+    async def endpoint(request: StarletteRequest) -> StarletteResponse:
+        scope = request.scope
+        method = scope["method"]
         try:
-            self.httpd = ThreadingHTTPServer((host or "127.0.0.1", int(port)), _Handler)
-        except (OSError, ValueError) as exc:
-            raise OSError(f"cannot listen for {name} on {address}: {exc}") from None
-        self.httpd.daemon_threads = True
-        self.address = address
-        self.name = name
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name=f"http-{name}", daemon=True)
+            body = await read_body(request, max_body_bytes)
+            req = Request(method, scope["path"], dict(urllib.parse.parse_qsl(scope["query_string"].decode("latin-1"))),
+                          dict(request.headers), body, dict(request.path_params))
+            # The loop's default executor: the server's handler pool (http_server.HANDLER_THREADS).
+            resp = await asyncio.get_running_loop().run_in_executor(None, handlers["GET" if method == "HEAD" else method], req)
+        except HTTPError as err:
+            resp = Response.json({"error": err.message, **err.extra}, err.status)
+        except ClientDisconnect:
+            return StarletteResponse(status_code=400)  # the client left mid-body: nobody reads this
+        except Exception as exc:  # a bug: answer 500, keep serving
+            log.exception("%s: %s %s failed", name, method, scope["path"])
+            resp = Response.json({"error": f"internal error: {exc}"}, 500)
+        return _starlette(resp)
 
-    def start(self) -> None:
-        self._thread.start()
-        log.info("%s listening on http://%s", self.name, self.address)
+    return endpoint
 
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+
+async def _routing_error(request: StarletteRequest, exc: StarletteHTTPException) -> StarletteResponse:
+    path, status = request.scope["path"], exc.status_code
+    if status == 404:
+        message = f"no such endpoint: {path}"
+    elif status == 405:
+        allowed = sorted(m for m in (exc.headers or {}).get("Allow", "").split(", ") if m and m != "HEAD")
+        message = f"{request.method} is not allowed on {path}; use {', '.join(allowed)}"
+    else:
+        message = exc.detail
+    return _starlette(Response.json({"error": message}, status), exc.headers)
+
+
+def _starlette(resp: Response, headers: dict | None = None) -> StarletteResponse:
+    # The content type goes in as a header, not media_type, so Starlette sends it as written.
+    return StarletteResponse(resp.body, resp.status, headers={**(headers or {}), "content-type": resp.content_type})

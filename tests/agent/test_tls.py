@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import queue
-import shutil
-import subprocess
 from concurrent import futures
 
 import grpc
@@ -11,27 +9,12 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from stackeye.agent.runtime import Agent
-from support.services import free_port, require
-
-
-def _certs(d):
-    if not shutil.which("openssl"):
-        require(False, "openssl is needed to make test certificates: apt-get install openssl")
-
-    def ossl(*args):
-        subprocess.run(["openssl", *args], check=True, capture_output=True)
-    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.pem",
-         "-days", "2", "-subj", "/CN=stackeye test CA")
-    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{d}/server.key", "-out", f"{d}/server.csr",
-         "-subj", "/CN=localhost")
-    with open(f"{d}/san.ext", "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    ossl("x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca.key", "-CAcreateserial",
-         "-out", f"{d}/server.pem", "-days", "2", "-extfile", f"{d}/san.ext")
+from support.certs import make_certs
+from support.services import free_port
 
 
 def test_tls_with_ca_file_and_bearer_token(tmp_path, make_config):
-    _certs(tmp_path)
+    make_certs(tmp_path)
     received: queue.Queue = queue.Queue()
 
     def export(raw, context):

@@ -17,8 +17,13 @@ from .wait import wait_until
 class StackeyeServer:
     """A ``stackeye up`` process on free loopback ports with its own data directory."""
 
-    def __init__(self, data_dir: str, extra_args: list[str] | None = None, env: dict | None = None):
+    def __init__(self, data_dir: str, extra_args: list[str] | None = None, env: dict | None = None,
+                 python: str = sys.executable, launcher: list[str] | None = None):
+        """``python`` runs ``-m stackeye.cli.main`` (another venv runs another version of stackeye);
+        ``launcher`` replaces ``-m stackeye.cli.main`` (a script that takes the same arguments)."""
         self.data_dir = data_dir
+        self.python = python
+        self.launcher = launcher or ["-m", "stackeye.cli.main"]
         self.grpc_port, self.otlp_http_port, self.http_port = free_port(), free_port(), free_port()
         self.extra_args = list(extra_args or [])
         self.env = dict(os.environ, **(env or {}))
@@ -40,7 +45,7 @@ class StackeyeServer:
 
     def start(self, timeout: float = 60.0) -> "StackeyeServer":
         cmd = [
-            sys.executable, "-m", "stackeye.cli.main", "up",
+            self.python, *self.launcher, "up",
             "--data-dir", self.data_dir,
             "--otlp-grpc", self.otlp_grpc,
             "--otlp-http", f"127.0.0.1:{self.otlp_http_port}",
