@@ -7,6 +7,7 @@ variable; values are written with their units (``"10s"``, ``"256MiB"``). An empt
 """
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import tomlkit
@@ -56,7 +57,7 @@ def _details(s: Setting, top: bool) -> str:
 
 def _comment(s: Setting, top: bool) -> list[str]:
     details = _details(s, top)
-    return [f"# {s.help}"] + ([f"#   ({details})"] if details else [])
+    return ["# " + line for line in textwrap.wrap(s.help, 98)] + ([f"#   ({details})"] if details else [])
 
 
 def _table(obj, key: str, lines: list[str]) -> None:

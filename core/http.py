@@ -10,11 +10,14 @@ import gzip
 import json
 import logging
 import re
+import socket
 import threading
 import urllib.parse
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
+
+from stackeye.core.address import parse_address
 
 log = logging.getLogger("stackeye.http")
 
@@ -103,9 +106,12 @@ def _decompress(body: bytes, encoding: str) -> bytes:
     raise HTTPError(415, f"unsupported Content-Encoding {encoding!r}: use gzip, deflate or none")
 
 
+class _ThreadingHTTPServerV6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class HTTPServer:
     def __init__(self, router: Router, address: str, name: str, max_body_bytes: int = 64 << 20):
-        host, _, port = address.rpartition(":")
         router_ = router
         limit = max_body_bytes
 
@@ -143,7 +149,9 @@ class HTTPServer:
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
         try:
-            self.httpd = ThreadingHTTPServer((host or "127.0.0.1", int(port)), _Handler)
+            where = parse_address(address, listen=True)
+            server = _ThreadingHTTPServerV6 if ":" in where.host else ThreadingHTTPServer
+            self.httpd = server((where.host, where.port), _Handler)
         except (OSError, ValueError) as exc:
             raise OSError(f"cannot listen for {name} on {address}: {exc}") from None
         self.httpd.daemon_threads = True

@@ -9,6 +9,7 @@ from typing import Iterable, Mapping
 
 from stackeye.core.config import setting
 from stackeye.core.units import DURATION
+
 from ..model import Point
 from ..rates import Counters, counter_points
 from ..registry import register
@@ -16,9 +17,9 @@ from ..registry import register
 
 @dataclasses.dataclass(frozen=True)
 class JolokiaConfig:
-    enabled: bool = setting(False, 'Read JVM (and Tomcat) MBeans from a Jolokia agent.')
+    enabled: bool = setting(False, "Read JVM (and Tomcat) MBeans from a Jolokia agent.")
     url: str = setting("http://127.0.0.1:8778/jolokia/", "The Jolokia endpoint (the agent's URL, e.g. http://127.0.0.1:8778/jolokia/).")
-    timeout: float = setting(5.0, 'Give up on one scrape after this long.', unit=DURATION, positive=True)
+    timeout: float = setting(5.0, "Give up on one scrape after this long.", unit=DURATION, positive=True)
 
 
 # One bulk read: every MBean the collector reports.

@@ -8,6 +8,7 @@ import urllib.request
 
 from stackeye.core.config import setting
 from stackeye.core.units import DURATION
+
 from ..model import Point
 from ..rates import Counters, counter_points
 from ..registry import register
@@ -16,8 +17,8 @@ from ..registry import register
 @dataclasses.dataclass(frozen=True)
 class NginxConfig:
     enabled: bool = setting(False, "Scrape nginx's stub_status page (needs `stub_status;` in a location block).")
-    url: str = setting("http://127.0.0.1/nginx_status", 'URL of the stub_status page.')
-    timeout: float = setting(5.0, 'Give up on one scrape after this long.', unit=DURATION, positive=True)
+    url: str = setting("http://127.0.0.1/nginx_status", "URL of the stub_status page.")
+    timeout: float = setting(5.0, "Give up on one scrape after this long.", unit=DURATION, positive=True)
 
 
 _STUB = re.compile(

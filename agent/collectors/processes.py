@@ -8,6 +8,7 @@ import time
 import psutil
 
 from stackeye.core.config import setting
+
 from ..model import Point
 from ..rates import Counters, counter_points
 from ..registry import register
@@ -15,8 +16,8 @@ from ..registry import register
 
 @dataclasses.dataclass(frozen=True)
 class ProcessesConfig:
-    enabled: bool = setting(True, 'Collect system.processes.count (by status) and system.processes.created.')
-    procfs: str = setting("/proc", 'Where procfs is mounted (tests point this at a fixture folder).')
+    enabled: bool = setting(True, "Collect system.processes.count (by status) and system.processes.created.")
+    procfs: str = setting("/proc", "Where procfs is mounted (tests point this at a fixture folder).")
 
 
 def parse_proc_stat(text: str, total: int) -> dict[str, int]:

@@ -11,6 +11,7 @@ import urllib.parse
 
 from stackeye.core.config import setting
 from stackeye.core.units import DURATION
+
 from ..model import Point
 from ..rates import Counters, counter_points
 from ..registry import register
@@ -18,9 +19,10 @@ from ..registry import register
 
 @dataclasses.dataclass(frozen=True)
 class RedisConfig:
-    enabled: bool = setting(False, 'Run INFO against a Redis server.')
-    url: str = setting("redis://127.0.0.1:6379", 'redis://[:password@]host:port (a username works too: redis://user:password@host:port).')
-    timeout: float = setting(5.0, 'Give up on one scrape after this long.', unit=DURATION, positive=True)
+    enabled: bool = setting(False, "Run INFO against a Redis server.")
+    url: str = setting("redis://127.0.0.1:6379", "redis://[:password@]host:port (a username works too: "
+                                                 "redis://user:password@host:port).")
+    timeout: float = setting(5.0, "Give up on one scrape after this long.", unit=DURATION, positive=True)
 
 
 def parse_info(text: str) -> dict[str, dict[str, str]]:
