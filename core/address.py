@@ -41,7 +41,7 @@ def parse_address(text: str, *, listen: bool) -> Address:
         raise AddressError(f"expected HOST:PORT like {_example(listen)}, got {text!r}")
     if host.startswith("["):
         if not host.endswith("]"):
-            raise AddressError(f"unclosed '[' in {text!r}: write IPv6 addresses as [::1]:4317")
+            raise AddressError(f"unclosed '[' in {text!r}: write IPv6 addresses in brackets, e.g. [::1]:4317")
         host = host[1:-1]
         try:
             ipaddress.IPv6Address(host)
