@@ -5,6 +5,8 @@ import argparse
 import signal
 import sys
 
+from stackeye.cli.options import add_config_flags, config_from_args, flag_values, flags_argv
+
 HELP = "run the host agent: host and middleware metrics, log tailing, a local OTLP relay, shipping"
 EPILOG = """examples:
   stackeye agent --collector 10.0.0.5:4317 --token $TOKEN
@@ -18,55 +20,31 @@ EPILOG = """examples:
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    from stackeye.agent.config import AgentConfig
+
     p.add_argument("action", nargs="?", default="run", choices=["run", "print-config", "install-service", "set-config"],
                    help="run (default), print-config (every option and its value as TOML), "
                         "install-service (systemd unit running as an unprivileged user), "
                         "set-config (change agents' interval/collectors centrally, on the collector)")
-    p.add_argument("--config", metavar="FILE", help="TOML config file (keys as in print-config); flags override it")
-    p.add_argument("--collector", metavar="HOST:PORT", help="the collector's OTLP/gRPC endpoint (required to run)")
-    p.add_argument("--token", help="bearer token for the collector (or env STACKEYE_TOKEN)")
-    p.add_argument("--interval", metavar="DURATION", help="collection interval, e.g. 10s (default 10s)")
-    p.add_argument("--logs", metavar="GLOB", action="append", help="tail files matching GLOB (repeatable)")
-    p.add_argument("--otlp-listen", metavar="HOST:PORT", help="local OTLP relay address, or 'off' (default 127.0.0.1:4317)")
-    p.add_argument("--state-dir", metavar="DIR", help="disk buffer and log offsets (default /var/lib/stackeye-agent)")
-    p.add_argument("--tls-ca-file", metavar="PEM", help="CA of the collector's TLS certificate (default: plaintext)")
-    p.add_argument("--enable", metavar="COLLECTOR", action="append", help="enable a collector, e.g. redis (repeatable)")
-    p.add_argument("--disable", metavar="COLLECTOR", action="append", help="disable a collector (repeatable)")
+    add_config_flags(p, AgentConfig, print_config=False)
     p.add_argument("--dry-run", action="store_true", help="install-service: print the unit instead of installing it")
     p.add_argument("--agent-id", default="", help="set-config: the agent to configure (default: every agent)")
     p.add_argument("--replace-collectors", action="store_true",
                    help="set-config: --enable lists every collector to run (others are turned off)")
 
 
-def _overrides(args) -> dict:
-    return {"collector": args.collector, "token": args.token, "interval": args.interval, "logs": args.logs,
-            "otlp_listen": args.otlp_listen, "state_dir": args.state_dir, "tls_ca_file": args.tls_ca_file,
-            "enable": args.enable, "disable": args.disable}
-
-
 def _flags(args) -> list[str]:
     """The given options as flags again, for the service's command line (the token stays out:
     put it in /etc/default/stackeye-agent as STACKEYE_TOKEN)."""
-    out = []
-    if args.config:
-        out += ["--config", args.config]
-    for name, value in _overrides(args).items():
-        if value is None or name == "token":
-            continue
-        flag = "--" + name.replace("_", "-")
-        for v in (value if isinstance(value, list) else [value]):
-            out += [flag, str(v)]
-    return out
+    from stackeye.agent.config import AgentConfig
+
+    return (["--config", args.config] if args.config else []) + flags_argv(AgentConfig, args, exclude=("token",))
 
 
 def run(args) -> int:
     from stackeye.agent import config as agent_config
 
-    try:
-        cfg = agent_config.load(args.config, _overrides(args))
-    except agent_config.ConfigError as exc:
-        print(f"stackeye agent: error: {exc}", file=sys.stderr)
-        return 2
+    cfg = config_from_args(agent_config.AgentConfig, args)
     if args.action == "print-config":
         sys.stdout.write(agent_config.render_toml(cfg))
         return 0
@@ -80,20 +58,17 @@ def run(args) -> int:
         for line in service.install(text):
             print(line)
         return 0
-    try:
-        if args.action in ("run", "set-config"):
-            agent_config.require_runnable(cfg)
-    except agent_config.ConfigError as exc:
-        print(f"stackeye agent: error: {exc}", file=sys.stderr)
-        return 2
+    agent_config.require_runnable(cfg)
     if args.action == "set-config":
         import grpc
         from stackeye.agent import protocol
 
-        interval = agent_config.parse_duration(args.interval, "interval") if args.interval else 0.0
+        interval = cfg.interval if args.interval is not None else 0.0  # 0: keep the central interval
+        toggled = flag_values(agent_config.AgentConfig, args).get("collectors", {})
+        enabled = [name for name, section in toggled.items() if section["enabled"]]
         try:
             cfg_out = protocol.set_config(cfg.collector, cfg.token, cfg.tls_ca_file, args.agent_id, interval,
-                                          args.enable or [], args.replace_collectors)
+                                          enabled, args.replace_collectors)
         except grpc.RpcError as err:
             print(f"stackeye agent set-config: the collector {cfg.collector} answered {err.code().name}: "
                   f"{err.details()}", file=sys.stderr)

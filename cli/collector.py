@@ -12,58 +12,22 @@ import logging
 import signal
 import threading
 
+from stackeye.app.collector_config import KafkaCollectorConfig
+from stackeye.cli.options import add_config_flags, config_from_args, print_config
+
 HELP = "OTLP in, Kafka out (cluster mode; run N of them, stateless)"
 EPILOG = """examples:
   stackeye collector --kafka kafka1:9092,kafka2:9092                 # OTLP/gRPC on 127.0.0.1:4317
   stackeye collector --kafka kafka1:9092 --otlp-grpc 0.0.0.0:4317 --otlp-http 0.0.0.0:4318 --http 0.0.0.0:8081
   stackeye collector --kafka kafka1:9092 --topics traces=prod_spans,metrics=prod_metrics,logs=prod_logs
+  stackeye collector --print-config > /etc/stackeye/collector.toml   # then: stackeye collector --config FILE
 
 Topics default to otlp_spans, otlp_metrics, otlp_logs (what the OpenTelemetry Collector's Kafka
 exporter writes, otlp_proto encoding). Then: stackeye writer --kafka … --clickhouse URL
+Settings: defaults < --config file < STACKEYE_* environment < flags; errors no retry can fix exit 2.
 """
 
 log = logging.getLogger("stackeye.collector")
-
-
-def add_kafka_flags(parser) -> None:
-    """Flags shared by ``collector`` and ``writer``."""
-    parser.add_argument("--kafka", metavar="BROKERS", required=True,
-                        help="bootstrap brokers, host:port[,host:port…]")
-    parser.add_argument("--topics", metavar="MAP", default="",
-                        help="traces=NAME,metrics=NAME,logs=NAME (default: otlp_spans, otlp_metrics, otlp_logs)")
-    parser.add_argument("--partitions", type=int, default=6,
-                        help="partitions of topics created when missing (default: 6)")
-    parser.add_argument("--max-message-bytes", type=int, default=1_000_000,
-                        help="the brokers' message.max.bytes; larger requests are split (default: 1000000)")
-    parser.add_argument("--http", metavar="HOST:PORT", default=None,
-                        help="serve /api/v1/health and /metrics here (default: off)")
-
-
-def kafka_config(args, **extra):
-    """The KafkaConfig of the flags; bad values → UsageError (exit 2)."""
-    from stackeye.cli.errors import UsageError
-    from stackeye.collector.queue.kafka_config import (
-        KafkaConfig,
-        KafkaConfigError,
-        parse_brokers,
-        parse_topics,
-    )
-
-    try:
-        return KafkaConfig(brokers=parse_brokers(args.kafka), topics=parse_topics(args.topics),
-                           partitions=args.partitions, max_message_bytes=args.max_message_bytes, **extra).validate()
-    except KafkaConfigError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def check_address(flag: str, value: str | None) -> None:
-    from stackeye.cli.errors import UsageError
-
-    if value is None:
-        return
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"bad {flag} {value!r}: expected HOST:PORT, e.g. 0.0.0.0:8081")
 
 
 def quiet_kafka_client() -> None:
@@ -81,36 +45,32 @@ def wait_for_signal() -> threading.Event:
 
 
 def configure(parser) -> None:
-    add_kafka_flags(parser)
-    parser.add_argument("--otlp-grpc", metavar="HOST:PORT", default="127.0.0.1:4317",
-                        help="OTLP/gRPC listen address (default: 127.0.0.1:4317)")
-    parser.add_argument("--otlp-http", metavar="HOST:PORT", default=None,
-                        help="OTLP/HTTP listen address (default: off)")
-    parser.add_argument("--token", action="append", default=[], metavar="TOKEN[=TENANT]",
-                        help="require this bearer token (repeatable); the tenant goes into the record headers")
-    parser.add_argument("--max-request-bytes", type=int, default=16 << 20,
-                        help="largest OTLP request accepted, decompressed (default: 16777216)")
-    parser.add_argument("--produce-timeout", type=float, default=10.0,
-                        help="seconds to wait for Kafka's acknowledgement before answering UNAVAILABLE (default: 10)")
+    add_config_flags(parser, KafkaCollectorConfig)
 
 
 def run(args) -> int:
+    from stackeye.cli.packages import require_kafka_client
+    from stackeye.core.config import check_required
+
+    config = config_from_args(KafkaCollectorConfig, args)
+    if args.print_config:
+        return print_config(config, "stackeye collector configuration")
+    check_required(config)
+    require_kafka_client()
     quiet_kafka_client()
     from stackeye.app.cluster import KafkaCollectorApp
 
-    config = kafka_config(args, produce_timeout_s=args.produce_timeout)
-    for flag, value in (("--otlp-grpc", args.otlp_grpc), ("--otlp-http", args.otlp_http), ("--http", args.http)):
-        check_address(flag, value)
+    kafka = config.kafka_config(produce_timeout_s=config.produce_timeout)
     try:
-        app = KafkaCollectorApp(config, otlp_grpc=args.otlp_grpc, otlp_http=args.otlp_http, http=args.http,
-                                tokens=args.token, max_request_bytes=args.max_request_bytes)
+        app = KafkaCollectorApp(kafka, otlp_grpc=config.otlp_grpc, otlp_http=config.otlp_http, http=config.http,
+                                tokens=config.tokens, max_request_bytes=config.max_request_bytes)
     except OSError as exc:
         log.error("%s", exc)
         return 1
     stop = wait_for_signal()
     app.start()
-    log.info("stackeye collector: OTLP/gRPC %s, OTLP/HTTP %s → Kafka %s", args.otlp_grpc, args.otlp_http or "off",
-             ",".join(config.brokers))
+    log.info("stackeye collector: OTLP/gRPC %s, OTLP/HTTP %s → Kafka %s", config.otlp_grpc, config.otlp_http or "off",
+             ",".join(kafka.brokers))
     stop.wait()
     log.info("shutting down: no new requests")
     app.stop()

@@ -33,7 +33,7 @@ def configure(parser) -> None:
 
 
 def spec_from(args):
-    from stackeye.cli.main import UsageError
+    from stackeye.cli.errors import UsageError
     from stackeye.query.demo_data import DemoSpec
     from stackeye.query.views.params import ParamError, parse_time
 

@@ -1,5 +1,6 @@
 """Errors every subcommand may raise."""
+from stackeye.core.errors import Fatal
 
 
-class UsageError(Exception):
-    """Bad flags or config: printed with the fix, exit code 2."""
+class UsageError(Fatal):
+    """Bad flags: printed with the fix, exit code 2 (like every :class:`~stackeye.core.errors.Fatal`)."""

@@ -6,7 +6,7 @@ import importlib
 import logging
 import sys
 
-from stackeye.cli.errors import UsageError
+from stackeye.core.errors import Fatal
 from stackeye.core.version import __version__
 
 # One line per subcommand: the module stackeye.cli.<name> defines HELP, EPILOG (examples),
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except UsageError as exc:
+    except Fatal as exc:  # bad config, missing package, refused password…: retrying cannot fix it
         print(f"stackeye {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -24,6 +24,7 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from stackeye.cli.errors import UsageError
+    from stackeye.core.errors import Fatal
     from stackeye.storage.base import StorageError
     from stackeye.storage.factory import open_storage
     from stackeye.storage.migrations import SchemaOptions
@@ -35,6 +36,8 @@ def run(args) -> int:
     except StorageURLError as exc:
         raise UsageError(str(exc)) from None
     except StorageError as exc:
+        if not exc.retryable:  # a refused password, too old a server: exit 2 with the fix
+            raise Fatal(str(exc)) from None
         print(f"stackeye migrate: {exc}")
         return 1
     try:

@@ -57,7 +57,7 @@ class ViewFailed(Exception):
 
 
 def run(args) -> int:
-    from stackeye.cli.main import UsageError
+    from stackeye.cli.errors import UsageError
     from stackeye.query.views import registry
 
     try:

@@ -7,7 +7,7 @@ import signal
 import threading
 
 from stackeye.app.up_config import UpConfig
-from stackeye.cli.options import add_config_flags, config_from_args
+from stackeye.cli.options import add_config_flags, config_from_args, print_config
 
 HELP = "run the whole pipeline in one process (OTLP in, chDB storage, query API)"
 EPILOG = """examples:
@@ -15,11 +15,13 @@ EPILOG = """examples:
   stackeye up --data-dir /var/lib/stackeye --otlp-grpc 0.0.0.0:4317
   stackeye up --token s3cret=teamA --token t0ken=teamB   # require bearer tokens, one tenant each
   STACKEYE_RETENTION_DAYS=30 stackeye up --config /etc/stackeye/up.toml
+  stackeye up --print-config > /etc/stackeye/up.toml      # every setting, its default and what it does
 
 Then point any OpenTelemetry SDK at it (OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317) and ask:
   stackeye sql "SELECT ServiceName, count() FROM otel_traces GROUP BY ServiceName"
 
-Settings: defaults < --config file < STACKEYE_* environment < flags.
+Settings: defaults < --config file < STACKEYE_* environment < flags. Errors no retry can fix (bad
+settings, a data directory it cannot write, a refused password) exit with code 2.
 SIGTERM/SIGINT: stop accepting, drain the spool into storage, exit 0 (a second signal exits at once;
 what was not written stays in the spool for the next start).
 """
@@ -33,9 +35,17 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from stackeye.app.embedded import EmbeddedApp
+    from stackeye.cli.packages import require_storage_client
+    from stackeye.core.directories import ensure_writable_dir
+    from stackeye.core.errors import Fatal
     from stackeye.storage.base import StorageError
+    from stackeye.storage.url import parse_storage_url
 
     config = config_from_args(UpConfig, args)
+    if args.print_config:
+        return print_config(config, "stackeye up configuration")
+    ensure_writable_dir(config.data_dir, "data_dir", "--data-dir ~/stackeye-data")
+    require_storage_client(parse_storage_url(config.storage_url()))
     app = EmbeddedApp(config)
     stop = threading.Event()
 
@@ -49,7 +59,12 @@ def run(args) -> int:
         signal.signal(sig, on_signal)
     try:
         app.start()
-    except (OSError, StorageError) as exc:
+    except StorageError as exc:
+        if not exc.retryable:
+            raise Fatal(str(exc)) from None
+        log.error("%s", exc)
+        return 1
+    except OSError as exc:
         log.error("%s", exc)
         return 1
     log.info("stackeye up: OTLP/gRPC %s, OTLP/HTTP %s, API http://%s, data in %s",

@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 import uvicorn
 import uvloop
 
+from stackeye.core.address import parse_address
+
 log = logging.getLogger("stackeye.http")
 
 # Threads that run the (synchronous) handlers, per server: the event loop's default executor. They spend their time off the GIL: the
@@ -57,10 +59,9 @@ class HTTPServer:
         except OSError as exc:
             raise OSError(f"cannot load the TLS certificate {certfile} / key {keyfile} for {name}: {exc}") from None
         try:
-            host, _, port = address.rpartition(":")
-            host = host.strip("[]") or "127.0.0.1"
-            self._socket = socket.create_server((host, int(port)), backlog=config.backlog,
-                                                family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+            where = parse_address(address, listen=True)
+            self._socket = socket.create_server((where.host, where.port), backlog=config.backlog,
+                                                family=socket.AF_INET6 if ":" in where.host else socket.AF_INET)
         except (OSError, ValueError) as exc:
             raise OSError(f"cannot listen for {name} on {address}: {exc}") from None
         self.port = self._socket.getsockname()[1]

@@ -7,6 +7,8 @@ from typing import Mapping, Sequence
 
 import psutil
 
+from stackeye.core.config import setting
+
 from ..model import Point
 from ..rates import Counters, counter_points
 from ..registry import register
@@ -14,10 +16,10 @@ from ..registry import register
 
 @dataclasses.dataclass(frozen=True)
 class CpuConfig:
-    # Collect system.cpu.time (per cpu and state) and system.cpu.utilization (per state).
-    enabled: bool = True
-    # Also report system.cpu.utilization per logical CPU (attribute "cpu").
-    per_cpu_utilization: bool = False
+    enabled: bool = setting(True, "Collect system.cpu.time (per cpu and state) and system.cpu.utilization (per "
+                                  "state).")
+    per_cpu_utilization: bool = setting(False, "Also report system.cpu.utilization per logical CPU (attribute "
+                                               '"cpu").')
 
 
 def utilization(prev: Mapping[str, float], cur: Mapping[str, float]) -> dict[str, float] | None:

@@ -8,6 +8,8 @@ from typing import Mapping
 
 import psutil
 
+from stackeye.core.config import setting
+
 from ..model import Point
 from ..rates import Counters, counter_points
 from ..registry import register
@@ -15,11 +17,10 @@ from ..registry import register
 
 @dataclasses.dataclass(frozen=True)
 class DiskConfig:
-    # Collect system.disk.io, .operations, .io_time, .operation_time per device (cumulative),
-    # and per-second rates system.disk.io.rate and system.disk.operations.rate.
-    enabled: bool = True
-    # Devices to skip (regex on the device name).
-    exclude_devices: str = r"^(loop|ram|zram|fd)\d+$"
+    enabled: bool = setting(True, "Collect system.disk.io, .operations, .io_time, .operation_time per device "
+                                  "(cumulative), and per-second rates system.disk.io.rate and "
+                                  "system.disk.operations.rate.")
+    exclude_devices: str = setting(r"^(loop|ram|zram|fd)\d+$", "Devices to skip (regex on the device name).")
 
 
 def parse_disk_io(per_disk: Mapping[str, Mapping[str, float]], counters: Counters, now: float,

@@ -7,18 +7,18 @@ from typing import Iterable, Mapping
 
 import psutil
 
+from stackeye.core.config import setting
+
 from ..model import Point
 from ..registry import register
 
 
 @dataclasses.dataclass(frozen=True)
 class FilesystemConfig:
-    # Collect system.filesystem.usage (used/free/reserved) and system.filesystem.utilization.
-    enabled: bool = True
-    # Filesystem types to skip (regex).
-    exclude_types: str = r"^(tmpfs|devtmpfs|squashfs|nsfs|proc|sysfs|cgroup2?|autofs|fuse\..*)$"
-    # Mount points to skip (regex).
-    exclude_mountpoints: str = r"^/(dev|proc|sys|run)(/|$)"
+    enabled: bool = setting(True, "Collect system.filesystem.usage (used/free/reserved) and "
+                                  "system.filesystem.utilization.")
+    exclude_types: str = setting(r"^(tmpfs|devtmpfs|squashfs|nsfs|proc|sysfs|cgroup2?|autofs|fuse\..*)$", "Filesystem types to skip (regex).")
+    exclude_mountpoints: str = setting(r"^/(dev|proc|sys|run)(/|$)", "Mount points to skip (regex).")
 
 
 def parse_filesystems(mounts: Iterable[tuple[Mapping[str, str], Mapping[str, int]]]) -> list[Point]:

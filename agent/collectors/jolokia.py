@@ -7,6 +7,9 @@ import time
 import urllib.request
 from typing import Iterable, Mapping
 
+from stackeye.core.config import setting
+from stackeye.core.units import DURATION
+
 from ..model import Point
 from ..rates import Counters, counter_points
 from ..registry import register
@@ -14,12 +17,9 @@ from ..registry import register
 
 @dataclasses.dataclass(frozen=True)
 class JolokiaConfig:
-    # Read JVM (and Tomcat) MBeans from a Jolokia agent.
-    enabled: bool = False
-    # The Jolokia endpoint (the agent's URL, e.g. http://127.0.0.1:8778/jolokia/).
-    url: str = "http://127.0.0.1:8778/jolokia/"
-    # Give up on one scrape after this long.
-    timeout: float = 5.0
+    enabled: bool = setting(False, "Read JVM (and Tomcat) MBeans from a Jolokia agent.")
+    url: str = setting("http://127.0.0.1:8778/jolokia/", "The Jolokia endpoint (the agent's URL, e.g. http://127.0.0.1:8778/jolokia/).")
+    timeout: float = setting(5.0, "Give up on one scrape after this long.", unit=DURATION, positive=True)
 
 
 # One bulk read: every MBean the collector reports.

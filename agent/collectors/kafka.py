@@ -4,20 +4,19 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable, Mapping
 
+from stackeye.core.config import setting
+from stackeye.core.units import DURATION
+
 from ..model import Point
 from ..registry import register, require
 
 
 @dataclasses.dataclass(frozen=True)
 class KafkaConfig:
-    # Read cluster metadata and consumer-group lag (needs kafka-python: pip install 'stackeye[agent]').
-    enabled: bool = False
-    # Comma-separated bootstrap brokers.
-    bootstrap_servers: str = "127.0.0.1:9092"
-    # Give up on one scrape after this long.
-    timeout: float = 10.0
-    # Skip internal topics (__consumer_offsets ...).
-    exclude_internal: bool = True
+    enabled: bool = setting(False, "Read cluster metadata and consumer-group lag (needs kafka-python: pip install 'stackeye[agent]').")
+    bootstrap_servers: str = setting("127.0.0.1:9092", "Comma-separated bootstrap brokers.")
+    timeout: float = setting(10.0, "Give up on one scrape after this long.", unit=DURATION, positive=True)
+    exclude_internal: bool = setting(True, "Skip internal topics (__consumer_offsets ...).")
 
 
 def parse_kafka(brokers: Iterable[Mapping], partitions: Iterable[Mapping], end_offsets: Mapping[tuple, int],

@@ -4,16 +4,16 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from stackeye.core.config import setting
+
 from ..model import Point
 from ..registry import register
 
 
 @dataclasses.dataclass(frozen=True)
 class LoadConfig:
-    # Collect system.cpu.load_average.1m, .5m and .15m.
-    enabled: bool = True
-    # Where procfs is mounted (tests point this at a fixture folder).
-    procfs: str = "/proc"
+    enabled: bool = setting(True, "Collect system.cpu.load_average.1m, .5m and .15m.")
+    procfs: str = setting("/proc", "Where procfs is mounted (tests point this at a fixture folder).")
 
 
 def parse_loadavg(text: str) -> list[Point]:

@@ -6,14 +6,15 @@ from typing import Mapping
 
 import psutil
 
+from stackeye.core.config import setting
+
 from ..model import Point
 from ..registry import register
 
 
 @dataclasses.dataclass(frozen=True)
 class MemoryConfig:
-    # Collect system.memory.usage/utilization/limit and system.paging.usage.
-    enabled: bool = True
+    enabled: bool = setting(True, "Collect system.memory.usage/utilization/limit and system.paging.usage.")
 
 
 def parse_memory(vm: Mapping[str, int], swap: Mapping[str, int] | None = None) -> list[Point]:

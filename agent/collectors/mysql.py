@@ -6,6 +6,9 @@ import time
 import urllib.parse
 from typing import Mapping
 
+from stackeye.core.config import setting
+from stackeye.core.units import DURATION
+
 from ..model import Point
 from ..rates import Counters, counter_points
 from ..registry import register, require
@@ -13,12 +16,10 @@ from ..registry import register, require
 
 @dataclasses.dataclass(frozen=True)
 class MysqlConfig:
-    # Query a MySQL or MariaDB server (needs the pymysql package: pip install 'stackeye[agent]').
-    enabled: bool = False
-    # mysql://user[:password]@host:port (a monitoring user needs only PROCESS and REPLICATION CLIENT).
-    url: str = "mysql://root@127.0.0.1:3306"
-    # Give up on one scrape after this long.
-    timeout: float = 5.0
+    enabled: bool = setting(False, "Query a MySQL or MariaDB server (needs the pymysql package: pip install 'stackeye[agent]').")
+    url: str = setting("mysql://root@127.0.0.1:3306", "mysql://user[:password]@host:port (a monitoring user needs "
+                                                      "only PROCESS and REPLICATION CLIENT).")
+    timeout: float = setting(5.0, "Give up on one scrape after this long.", unit=DURATION, positive=True)
 
 
 _COMMANDS = ("select", "insert", "update", "delete", "replace", "commit", "rollback")

@@ -8,6 +8,8 @@ from typing import Mapping
 
 import psutil
 
+from stackeye.core.config import setting
+
 from ..model import Point
 from ..rates import Counters, counter_points
 from ..registry import register
@@ -15,11 +17,10 @@ from ..registry import register
 
 @dataclasses.dataclass(frozen=True)
 class NetworkConfig:
-    # Collect system.network.io, .packets, .errors, .dropped per interface (cumulative), and
-    # per-second rates system.network.io.rate and system.network.packets.rate.
-    enabled: bool = True
-    # Interfaces to skip (regex on the interface name).
-    exclude_devices: str = r"^lo$"
+    enabled: bool = setting(True, "Collect system.network.io, .packets, .errors, .dropped per interface "
+                                  "(cumulative), and per-second rates system.network.io.rate and "
+                                  "system.network.packets.rate.")
+    exclude_devices: str = setting(r"^lo$", "Interfaces to skip (regex on the interface name).")
 
 
 _FIELDS = (

@@ -6,6 +6,9 @@ import re
 import time
 import urllib.request
 
+from stackeye.core.config import setting
+from stackeye.core.units import DURATION
+
 from ..model import Point
 from ..rates import Counters, counter_points
 from ..registry import register
@@ -13,12 +16,9 @@ from ..registry import register
 
 @dataclasses.dataclass(frozen=True)
 class NginxConfig:
-    # Scrape nginx's stub_status page (needs `stub_status;` in a location block).
-    enabled: bool = False
-    # URL of the stub_status page.
-    url: str = "http://127.0.0.1/nginx_status"
-    # Give up on one scrape after this long.
-    timeout: float = 5.0
+    enabled: bool = setting(False, "Scrape nginx's stub_status page (needs `stub_status;` in a location block).")
+    url: str = setting("http://127.0.0.1/nginx_status", "URL of the stub_status page.")
+    timeout: float = setting(5.0, "Give up on one scrape after this long.", unit=DURATION, positive=True)
 
 
 _STUB = re.compile(

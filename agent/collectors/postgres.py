@@ -5,6 +5,9 @@ import dataclasses
 import time
 from typing import Iterable, Mapping
 
+from stackeye.core.config import setting
+from stackeye.core.units import DURATION
+
 from ..model import Point
 from ..rates import Counters, counter_points
 from ..registry import register, require
@@ -12,12 +15,10 @@ from ..registry import register, require
 
 @dataclasses.dataclass(frozen=True)
 class PostgresConfig:
-    # Query a PostgreSQL server (needs psycopg: pip install 'stackeye[agent]'); the user needs pg_monitor.
-    enabled: bool = False
-    # libpq URL: postgresql://user[:password]@host:port/dbname
-    url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
-    # Give up on one scrape after this long.
-    timeout: float = 5.0
+    enabled: bool = setting(False, "Query a PostgreSQL server (needs psycopg: pip install 'stackeye[agent]'); the user needs pg_monitor.")
+    url: str = setting("postgresql://postgres@127.0.0.1:5432/postgres", "libpq URL: "
+                                                                        "postgresql://user[:password]@host:port/dbname")
+    timeout: float = setting(5.0, "Give up on one scrape after this long.", unit=DURATION, positive=True)
 
 
 DATABASE_SQL = """

@@ -7,16 +7,17 @@ from typing import Iterable, Mapping
 
 import psutil
 
+from stackeye.core.config import setting
+
 from ..model import Point
 from ..registry import register
 
 
 @dataclasses.dataclass(frozen=True)
 class ProcessConfig:
-    # Report the top processes by CPU and by memory (process.cpu.utilization, process.memory.usage).
-    enabled: bool = False
-    # How many processes of each top list.
-    top: int = 5
+    enabled: bool = setting(False, "Report the top processes by CPU and by memory (process.cpu.utilization, "
+                                   "process.memory.usage).")
+    top: int = setting(5, "How many processes of each top list.", positive=True)
 
 
 def parse_processes(procs: Iterable[Mapping], n: int) -> list[Point]:

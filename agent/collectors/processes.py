@@ -7,6 +7,8 @@ import time
 
 import psutil
 
+from stackeye.core.config import setting
+
 from ..model import Point
 from ..rates import Counters, counter_points
 from ..registry import register
@@ -14,10 +16,8 @@ from ..registry import register
 
 @dataclasses.dataclass(frozen=True)
 class ProcessesConfig:
-    # Collect system.processes.count (by status) and system.processes.created.
-    enabled: bool = True
-    # Where procfs is mounted (tests point this at a fixture folder).
-    procfs: str = "/proc"
+    enabled: bool = setting(True, "Collect system.processes.count (by status) and system.processes.created.")
+    procfs: str = setting("/proc", "Where procfs is mounted (tests point this at a fixture folder).")
 
 
 def parse_proc_stat(text: str, total: int) -> dict[str, int]:

@@ -9,6 +9,9 @@ import socket
 import time
 import urllib.parse
 
+from stackeye.core.config import setting
+from stackeye.core.units import DURATION
+
 from ..model import Point
 from ..rates import Counters, counter_points
 from ..registry import register
@@ -16,12 +19,10 @@ from ..registry import register
 
 @dataclasses.dataclass(frozen=True)
 class RedisConfig:
-    # Run INFO against a Redis server.
-    enabled: bool = False
-    # redis://[:password@]host:port (a username works too: redis://user:password@host:port).
-    url: str = "redis://127.0.0.1:6379"
-    # Give up on one scrape after this long.
-    timeout: float = 5.0
+    enabled: bool = setting(False, "Run INFO against a Redis server.")
+    url: str = setting("redis://127.0.0.1:6379", "redis://[:password@]host:port (a username works too: "
+                                                 "redis://user:password@host:port).")
+    timeout: float = setting(5.0, "Give up on one scrape after this long.", unit=DURATION, positive=True)
 
 
 def parse_info(text: str) -> dict[str, dict[str, str]]:

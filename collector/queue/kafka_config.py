@@ -5,6 +5,7 @@ import dataclasses
 import re
 from typing import Mapping
 
+from stackeye.core.address import AddressError, parse_address
 from stackeye.core.signals import Signal
 
 # Defaults (each KafkaConfig field documents its own).
@@ -16,7 +17,6 @@ DEFAULT_MAX_MESSAGE_BYTES = 1_000_000  # Kafka's default message.max.bytes is 1 
 
 
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-_BROKER = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
 
 
 class KafkaConfigError(ValueError):
@@ -32,12 +32,13 @@ def parse_brokers(text: str) -> tuple[str, ...]:
         part = part.strip()
         if part.startswith("kafka://"):
             part = part[len("kafka://"):].rstrip("/")
-        m = _BROKER.match(part)
-        if not m or not 0 < int(m.group(2)) < 65536:
+        try:
+            out.append(str(parse_address(part, listen=False)))
+        except AddressError as exc:
             raise KafkaConfigError(
-                f"bad Kafka broker {part!r} in --kafka {text!r}: expected host:port[,host:port…], e.g. kafka1:9092,kafka2:9092"
-            )
-        out.append(part)
+                f"bad Kafka broker {part!r} in --kafka {text!r} ({exc}): expected host:port[,host:port…], "
+                "e.g. kafka1:9092,kafka2:9092"
+            ) from None
     return tuple(out)
 
 

@@ -32,10 +32,11 @@ def test_unknown_file_key_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("env,message", [
-    ({"STACKEYE_RETENTION_DAYS": "0"}, "retention_days must be positive"),
-    ({"STACKEYE_HTTP": "8080"}, "http must be HOST:PORT"),
-    ({"STACKEYE_FSYNC": "maybe"}, "expected true or false"),
-    ({"STACKEYE_BATCH_MAX_BYTES": str(1 << 30)}, "at most"),
+    ({"STACKEYE_RETENTION_DAYS": "0"}, "STACKEYE_RETENTION_DAYS: must be positive"),
+    ({"STACKEYE_HTTP": "8080"}, "STACKEYE_HTTP: expected HOST:PORT"),
+    ({"STACKEYE_FSYNC": "maybe"}, "STACKEYE_FSYNC: expected true or false"),
+    ({"STACKEYE_BATCH_MAX_BYTES": str(1 << 30)}, "STACKEYE_BATCH_MAX_BYTES: must be at most '64MiB'"),
+    ({"STACKEYE_BATCH_MAX_WAIT_S": "soon"}, "STACKEYE_BATCH_MAX_WAIT_S: expected a duration"),
 ])
 def test_bad_values_say_what_is_expected(env, message):
     with pytest.raises(ConfigError, match=message):

@@ -1,0 +1,21 @@
+"""Settings of ``stackeye collector``: OTLP in, Kafka out (cluster mode)."""
+from __future__ import annotations
+
+import dataclasses
+
+from stackeye.app.kafka_settings import KafkaSettings
+from stackeye.core.config import setting
+from stackeye.core.units import DURATION, LISTEN, LISTEN_OR_OFF, SIZE
+
+
+@dataclasses.dataclass(frozen=True)
+class KafkaCollectorConfig(KafkaSettings):
+    """Settings of ``stackeye collector`` (the Kafka ones come from :class:`KafkaSettings`)."""
+
+    otlp_grpc: str = setting("127.0.0.1:4317", "OTLP/gRPC listen address", unit=LISTEN)
+    otlp_http: str = setting("", "OTLP/HTTP listen address ('' or off: not served)", unit=LISTEN_OR_OFF)
+    tokens: tuple[str, ...] = setting((), "require this bearer token (TOKEN or TOKEN=TENANT; the tenant goes into the "
+                                          "record headers); none = no auth", "TOKEN[=TENANT]", flag="--token")
+    max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed", unit=SIZE, positive=True)
+    produce_timeout: float = setting(10.0, "wait this long for Kafka's acknowledgement before answering UNAVAILABLE",
+                                     unit=DURATION, positive=True)
