@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from stackeye.agent.shipper.queue import DiskQueue
 from stackeye.core.retry import Backoff
+from support.wait import wait_until
 
 
 def test_queue_is_fifo_and_survives_restart(tmp_path):
@@ -74,7 +75,6 @@ class RecordingCollector:
 
 
 def test_shipper_replays_in_order_once_after_an_outage(tmp_path):
-    import time
 
     from stackeye.agent.shipper.sender import GrpcSender, Shipper
     from support.services import free_port
@@ -91,10 +91,8 @@ def test_shipper_replays_in_order_once_after_an_outage(tmp_path):
         collector.stop()  # the collector goes away; batches pile up on disk
         for i in range(5, 40):
             q.put("metrics", f"batch-{i:03d}".encode())
-        deadline = time.monotonic() + 30
-        while shipper.failures == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert shipper.failures > 0 and q.depth > 0
+        wait_until(lambda: shipper.failures > 0, timeout=30, interval=0.05, message="a failed send")
+        assert q.depth > 0
         collector = RecordingCollector(port, received)  # back on the same port
         assert q.wait_empty(60)
     finally:

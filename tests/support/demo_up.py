@@ -3,11 +3,12 @@ over OTLP/gRPC, and how to ask its views over HTTP."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
 
 from stackeye.cli.main import main
 from stackeye.query.views import registry
+
+from support.wait import wait_until
 
 from .server import StackeyeServer
 
@@ -21,13 +22,12 @@ def start_demo_up(data_dir: str, extra_args: list[str] | None = None) -> Stackey
     srv = StackeyeServer(data_dir, extra_args).start()
     try:
         assert main(["demo-data", "--spans", str(SPANS), "--end", END, "--otlp", srv.otlp_grpc]) == 0
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        def written() -> bool:
             counts = srv.sql("SELECT (SELECT count() FROM otel_traces) AS t, (SELECT count() FROM otel_logs) AS l, "
                              "(SELECT count() FROM otel_metrics_gauge) AS m")[0]
-            if counts["t"] >= SPANS and counts["m"] > 0 and counts["l"] > 0:
-                break
-            time.sleep(0.3)
+            return counts["t"] >= SPANS and counts["m"] > 0 and counts["l"] > 0
+
+        wait_until(written, timeout=60, interval=0.3, required=False)
         rows = srv.sql("SELECT count() AS n FROM otel_traces")
         assert rows[0]["n"] >= SPANS
     except BaseException:

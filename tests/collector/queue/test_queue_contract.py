@@ -17,6 +17,7 @@ from stackeye.collector.queue.base import Batch, QueueFull, QueueUnavailable, Re
 from stackeye.core.signals import Signal
 from support.kafka import TansuBroker
 from support.otlp_builders import spans_request
+from support.wait import wait_until
 
 
 class SpoolSide:
@@ -98,12 +99,8 @@ def record(service: str, spans: int = 2, attrs: dict | None = None, **envelope) 
 
 def next_batch(queue, max_records: int = 100, max_bytes: int = 1 << 30, timeout: float = 60.0) -> Batch:
     """The next batch (a Kafka consumer first joins its group: a few seconds)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        batch = queue.read(max_records, max_bytes, 0.5)
-        if batch is not None:
-            return batch
-    raise AssertionError(f"no batch within {timeout}s")
+    return wait_until(lambda: queue.read(max_records, max_bytes, 0.5), timeout=timeout, interval=0,
+                      message="a batch")
 
 
 def write(queue, batch: Batch) -> Batch:

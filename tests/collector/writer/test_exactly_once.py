@@ -1,8 +1,6 @@
 """A crash between insert and commit: the replay writes nothing twice."""
 from __future__ import annotations
 
-import time
-
 from stackeye.collector.queue.base import Record
 from stackeye.collector.queue.spool import Spool
 from stackeye.collector.telemetry import PipelineMetrics
@@ -10,6 +8,7 @@ from stackeye.collector.writer.writer import Writer, WriterConfig
 from stackeye.core.signals import Signal
 from stackeye.storage.base import StorageError
 from support.otlp_builders import spans_request
+from support.wait import wait_until
 
 
 def records(n_requests: int, spans: int) -> list[Record]:
@@ -103,9 +102,7 @@ def test_a_queue_failure_around_a_batch_rereads_it_instead_of_skipping(tmp_path,
     queue = FailingBegin(spool)
     writer = Writer(queue, storage, PipelineMetrics(), WriterConfig(batch_max_wait_s=0.05))
     writer.start()
-    deadline = time.monotonic() + 20
-    while count(storage) < 30 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: count(storage) >= 30, timeout=20, required=False)
     writer.stop()
     assert queue.failed and count(storage) == 30
     assert spool.depth()[1] == 0
@@ -121,9 +118,7 @@ def test_stopping_while_the_storage_is_down_ends_the_backoff_and_keeps_the_batch
     writer = Writer(spool, FlakyStorage(storage, failures=10**9), metrics,
                     WriterConfig(batch_max_wait_s=0, retry_initial_s=3600, retry_max_s=3600))
     writer.start()
-    deadline = time.monotonic() + 20
-    while metrics.total(metrics.insert_errors) == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: metrics.total(metrics.insert_errors) > 0, timeout=20, interval=0.05, required=False)
     assert metrics.total(metrics.insert_errors) == 1 and "Connection refused" in writer.last_error
     writer.stop(drain=False, timeout=30)
     assert not writer._thread.is_alive(), "stop ends the wait between attempts"
