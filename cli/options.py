@@ -32,8 +32,10 @@ def _on_off(s: cfg.Setting) -> tuple[str, str]:
     return f"_{s.name}_on", f"_{s.name}_off"
 
 
-def add_config_flags(parser: argparse.ArgumentParser, cls, *, print_config: bool = True) -> None:
-    """``--config FILE``, ``--print-config`` and one flag per setting of ``cls``."""
+def add_config_flags(parser: argparse.ArgumentParser, cls, *, print_config: bool = True,
+                     only: tuple[str, ...] | None = None) -> None:
+    """``--config FILE``, ``--print-config`` and one flag per setting of ``cls`` (of those named in
+    ``only``, when given: a command that reads a part of another command's settings)."""
     parser.add_argument("--config", metavar="FILE", default=os.environ.get("STACKEYE_CONFIG"),
                         help="TOML file with any of the settings below (keys: the flag names with _; "
                              "--print-config writes one); env STACKEYE_CONFIG")
@@ -42,6 +44,8 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, *, print_config: bool
                             help="print every setting as commented TOML (with the values of --config, STACKEYE_* "
                                  "and the flags) and exit")
     for s in cfg.settings(cls):
+        if only is not None and s.name not in only:
+            continue
         if s.kind == cfg.SECTIONS:
             noun = s.options.section_noun
             for flag, dest, verb in zip(s.options.toggle, _on_off(s), ("enable", "disable")):

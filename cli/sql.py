@@ -36,7 +36,7 @@ def configure(parser) -> None:
                         help="query this storage directly instead (chdb:///path or clickhouse://host:9000/db)")
     parser.add_argument("--data-dir", default=os.environ.get("STACKEYE_DATA_DIR", "./stackeye-data"),
                         help="data directory opened when nothing runs at --url (default: ./stackeye-data)")
-    add_config_flags(parser, UpConfig, only=tuple(SETTING_OF_LIMIT.values()))
+    add_config_flags(parser, UpConfig, print_config=False, only=tuple(SETTING_OF_LIMIT.values()))
 
 
 class SQLFailed(Exception):
