@@ -135,7 +135,7 @@ def test_sql_on_storage_opened_directly_has_the_same_limits(tmp_path):
                                timeout=120)
     assert over_rows.returncode == 1 and "more than 10 rows (query_max_rows / --query-max-rows)" in over_rows.stderr
     bad = subprocess.run(cmd + ["--query-max-threads", "0", "SELECT 1"], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "query_max_threads must be positive" in bad.stderr, bad.stderr
+    assert bad.returncode == 2 and "--query-max-threads: must be positive" in bad.stderr, bad.stderr
 
 
 @pytest.mark.parametrize("argv,word", [(["--spans", "0"], "spans"), (["--end", "tomorrow"], "end"),
