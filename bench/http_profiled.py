@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run ``stackeye`` with every thread under its own pyinstrument profiler (bench/http.py --profile).
+"""Run ``stackeye`` with every thread under its own pyinstrument profiler (bench/http_stack.py --profile).
 
     python bench/http_profiled.py OUT_DIR up --data-dir …
 
@@ -12,18 +12,14 @@ profile and ``OUT_DIR/threads.jsonl`` a line with its name, wall and CPU seconds
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
+import threading
+import time
 
-# bench/http.py sits beside this file: with this folder on sys.path, ``import http`` would find it.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
-import json  # noqa: E402
-import re  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-
-from pyinstrument import Profiler  # noqa: E402
+from pyinstrument import Profiler
 
 _lock = threading.Lock()
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The HTTP stack: uvicorn + Starlette (this checkout) beside the http.server stack it replaced, in one run.
 
-    python bench/http.py                  # 1,000,000 spans per ingest run, 8 × 40 view requests, 5 rounds
-    python bench/http.py --spans 100000 --rounds 1 --profile
+    python bench/http_stack.py                  # 1,000,000 spans per ingest run, 8 × 40 view requests, 5 rounds
+    python bench/http_stack.py --spans 100000 --rounds 1 --profile
 
 The reference is the code at commit 3bb367d (``ThreadingHTTPServer``, a thread per connection): the
 bench checks it out with ``git worktree add`` into a temporary directory, installs it into a venv
@@ -23,31 +23,27 @@ Medians over the rounds are printed with the ratios new/old and saved to bench/o
 """
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import http.client
+import json
 import os
+import re
+import shutil
+import statistics
+import subprocess
 import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+import psutil
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# This file is bench/http.py: with its folder first on sys.path, ``import http`` would find it, not the stdlib.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
-
-import argparse  # noqa: E402
-import datetime as dt  # noqa: E402
-import http.client  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import urllib.parse  # noqa: E402
-
-import psutil  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-sys.path.append(HERE)  # after the stdlib, for the reason above
 from common import machine, save, table  # noqa: E402
 from ingest import make_requests  # noqa: E402
 from support.server import StackeyeServer  # noqa: E402
