@@ -18,7 +18,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-RANK = {"core": 0, "proto": 0, "storage": 1, "collector": 2, "query": 2, "agent": 2, "app": 3, "cli": 4}
+RANK = {"core": 0, "proto": 0, "storage": 1, "collector": 2, "query": 2, "agent": 2, "decisions": 3, "app": 4, "cli": 5}
 # What instrumentation, which runs inside users' applications, may import of ours.
 INSTRUMENTATION_MAY_IMPORT = {"stackeye.core.version"}
 
