@@ -20,6 +20,7 @@ COMMANDS = [
     "agent",
     "collector",
     "writer",
+    "decide",
 ]
 
 EPILOG = """examples:
