@@ -6,6 +6,7 @@ the weights the proxies use from the next tick on.
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Callable
 
 from stackeye.decisions.simulate.fleet import Fleet
@@ -37,3 +38,10 @@ def simulate(scenario: Scenario, controller, seed: int = 1,
             if progress:
                 progress(row, t / scenario.duration_s)
     return timeline
+
+
+def sim_epoch(scenario: Scenario) -> dt.datetime:
+    """The wall-clock instant simulated time 0 maps to: one scenario-length (rounded up to the minute,
+    plus two) before now, so that every span is in the past and inside the retention."""
+    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    return now - dt.timedelta(seconds=60 * (int(scenario.duration_s // 60) + 2))

@@ -73,11 +73,17 @@ class Timeline:
     def to_json(self) -> dict:
         return {"scenario": dataclasses.asdict(self.scenario) | {"onset_s": _finite(self.scenario.onset_s)},
                 "controller": self.controller, "scores": self.scores(),
+                "decisions": [{"t": t, "replicas": c.replicas, "weights": _weights(c.weights), "note": c.note}
+                              for t, c in self.decisions],
                 "rows": [dataclasses.asdict(r) for r in self.rows]}
 
     def save(self, path: str) -> None:
         with open(path, "w") as f:
             json.dump(self.to_json(), f, indent=1)
+
+
+def _weights(weights: dict | None):
+    return None if weights is None else {"all" if p is None else str(p): w for p, w in weights.items()}
 
 
 def _finite(x: float):
