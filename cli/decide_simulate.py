@@ -81,7 +81,7 @@ def run(args) -> int:
         controller = PolicyOnAggregates(scenario, policy.settings, policy.window_s, epoch)
         timeline = simulate(scenario, controller, args.seed, progress)
     else:
-        with _embedded(args.data_dir) as (storage, otlp_url):
+        with embedded_stackeye(args.data_dir) as (storage, otlp_url):
             timeline = _through_pipeline(scenario, policy, storage, otlp_url, epoch, args.seed, progress)
     if progress:
         print(file=sys.stderr)
@@ -125,7 +125,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _embedded(data_dir: str | None):
+def embedded_stackeye(data_dir: str | None):
     """A ``stackeye up`` in this process (ephemeral ports, no fsync): (storage, OTLP/HTTP URL)."""
     import logging
 
