@@ -70,5 +70,5 @@ class Window:
             rows.append(ServerLoad(upstream, name, "instances", int(mask.sum()), int(failed.sum()), int(failed.sum()),
                                    int(np.count_nonzero(lat[mask] > slow_call_ms)), float(lat[mask].mean()),
                                    float(np.percentile(lat[mask], 95)), trailing,
-                                   int(np.unique(proxy[mask]).size)))
+                                   int(np.unique(proxy[mask]).size), HOST))
         return tuple(rows)
