@@ -79,14 +79,18 @@ class DecisionStore:
         return len(rows)
 
     # -- states ----------------------------------------------------------------------------------
-    def states_at(self, kind: str, keys: Sequence[str], at: dt.datetime) -> dict[str, Any]:
-        """The latest state of each of ``keys`` at or before ``at`` (keys never evaluated: absent)."""
+    def states_at(self, kind: str, keys: Sequence[str], at: dt.datetime, state_type: type | None = None) -> dict[str, Any]:
+        """The latest state of each of ``keys`` at or before ``at`` (keys never evaluated: absent), as
+        ``state_type`` (default: the registered policy's)."""
         if not keys:
             return {}
-        state_type = registry.get(kind).state_type
+        state_type = state_type or registry.get(kind).state_type
+        where = (f"Kind = {q.lit(kind)} AND Subject = '' AND Key IN ({', '.join(q.lit(k) for k in sorted(set(keys)))}) "
+                 f"AND Time <= {_ts(at)}")
+        # the latest time per key first (two small columns), then only those rows' states
         result = self.storage.query(
-            f"SELECT Key, argMax(State, Time) FROM {TABLE} WHERE Kind = {q.lit(kind)} AND Subject = '' "
-            f"AND Key IN ({', '.join(q.lit(k) for k in sorted(set(keys)))}) AND Time <= {_ts(at)} GROUP BY Key")
+            f"SELECT Key, any(State) FROM {TABLE} WHERE {where} AND (Key, Time) IN "
+            f"(SELECT Key, max(Time) FROM {TABLE} WHERE {where} GROUP BY Key) GROUP BY Key")
         out = {}
         for key, raw in result.rows:
             try:
@@ -96,9 +100,18 @@ class DecisionStore:
                             kind, key, exc)
         return out
 
-    def state_at(self, kind: str, key: str, at: dt.datetime):
+    def state_at(self, kind: str, key: str, at: dt.datetime, state_type: type | None = None):
         """The latest state of ``key`` at or before ``at``, or None."""
-        return self.states_at(kind, [key], at).get(key)
+        return self.states_at(kind, [key], at, state_type).get(key)
+
+    def last_decisions(self, kind: str, key: str, at: dt.datetime) -> dict[str, dict]:
+        """The latest stored decision (as JSON) of each subject of ``key`` before ``at``: what a new
+        decision is compared with to say whether it changes anything."""
+        where = f"Kind = {q.lit(kind)} AND Key = {q.lit(key)} AND Subject != '' AND Time < {_ts(at)}"
+        result = self.storage.query(
+            f"SELECT Subject, any(Decision) FROM {TABLE} WHERE {where} AND (Subject, Time) IN "
+            f"(SELECT Subject, max(Time) FROM {TABLE} WHERE {where} GROUP BY Subject) GROUP BY Subject")
+        return {subject: json.loads(raw) for subject, raw in result.rows}
 
     # -- history ---------------------------------------------------------------------------------
     def history(self, kind: str, key: str | None = None, since: dt.datetime | None = None,
