@@ -64,11 +64,11 @@ def outcome(kind: str, decisions: Iterable) -> object:
 
 def backtest(kind: str, times: list[dt.datetime], evaluate: Callable[[dt.datetime], tuple[list, object]],
              progress: Callable[[int, int], None] | None = None) -> list[Step]:
-    """``evaluate(at) -> (decisions, inputs)``: the Evaluator as of ``at`` (state carried by it)."""
+    """``evaluate(at) -> (decisions, (requests/s, replicas, p95 ms))``: the Evaluator as of ``at``,
+    carrying its state (:class:`stackeye.decisions.replay.Replay`)."""
     steps = []
     for i, at in enumerate(times):
-        decisions, inputs = evaluate(at)
-        load, replicas, p95 = _observed(kind, inputs, decisions)
+        decisions, (load, replicas, p95) = evaluate(at)
         reason = "; ".join(f"{_who(kind, d)}: {d.reason}" for d in decisions) or "no input rows: nothing to decide"
         steps.append(Step(at, load, replicas, p95, tuple(decisions), outcome(kind, decisions), reason))
         if progress:
@@ -79,21 +79,6 @@ def backtest(kind: str, times: list[dt.datetime], evaluate: Callable[[dt.datetim
 def _who(kind: str, d) -> str:
     return f"{d.service} {d.current_replicas}→{d.desired_replicas}" if kind == "autoscale" else \
         f"{d.server} {d.state} w={d.weight} breaker={d.breaker}"
-
-
-def _observed(kind: str, inputs, decisions) -> tuple[float | None, int | None, float | None]:
-    if kind == "autoscale":
-        if inputs is None:
-            return None, None, None
-        return round(inputs.rps, 3), inputs.current_replicas, inputs.p95_ms
-    rows = list(inputs or ())
-    if not rows:
-        return None, None, None
-    window = next((d.detail.get("window_s") for d in decisions if d.detail.get("window_s")), None)
-    requests = sum(r.requests for r in rows)
-    p95s = [r.p95_ms for r in rows if r.p95_ms is not None]
-    active = sum(1 for d in decisions if d.state == "active")
-    return (round(requests / window, 3) if window else float(requests)), active, (max(p95s) if p95s else None)
 
 
 def changes(steps: list[Step]) -> list[Step]:
