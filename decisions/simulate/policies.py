@@ -60,3 +60,15 @@ def load_policy(scenario: Scenario, path: str | None) -> SimPolicy:
                                     f"{scenario.name} needs; see `stackeye decide simulate --scenario {scenario.name} "
                                     "--print-policy`", where="--policy")
     return SimPolicy(file, scenario.kind, scenario.service, file.settings(scenario.kind, scenario.service))
+
+
+def evaluator_for(storage, policy: SimPolicy, scenario: Scenario):
+    """``evaluate(at) -> decisions``: the Evaluator over what the pipeline stored, recording each
+    decision and state in ``stackeye_decisions`` as the scheduler does (the simulation's storage is
+    its own), so the next step continues from it."""
+    from stackeye.decisions.evaluate import Evaluator
+
+    evaluator = Evaluator(storage, policy.file)
+    if scenario.kind == "autoscale":
+        return lambda at: evaluator.autoscale(scenario.service, at=at, persist=True)
+    return lambda at: evaluator.routing(scenario.service, at=at, persist=True)
