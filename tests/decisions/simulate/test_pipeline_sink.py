@@ -3,6 +3,7 @@ timestamp, every live replica a CPU gauge; the stored rows give the simulator's 
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 
@@ -16,11 +17,12 @@ EPOCH = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def stored(tmp_path_factory):
+def stored(chdb_path):
     s = scenarios.get("failing-instance")
     fleet, window = Fleet(s, seed=5), Window(60.0)
     epoch = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=1)
-    with embedded_stackeye(str(tmp_path_factory.mktemp("sim"))) as (storage, otlp_url):
+    # chDB opens one data path per process: the embedded stackeye's is this test process's
+    with embedded_stackeye(os.path.dirname(chdb_path)) as (storage, otlp_url):
         sink = PipelineSink(otlp_url, storage, s.service, epoch)
         fleet.scale(6, 0.0)  # one replica starting: it must send nothing
         for i in range(int(s.onset_s) + 10):
