@@ -25,7 +25,7 @@ from typing import Callable
 from stackeye.decisions import inputs, registry, sources
 from stackeye.decisions.policy_file import PolicyFile
 from stackeye.decisions.store import DecisionStore, Evaluation, Outcome
-from stackeye.query.views.params import Window
+from stackeye.query.views.params import ParamError, Window, parse_duration, parse_time
 
 log = logging.getLogger("stackeye.decisions")
 UTC = dt.timezone.utc
@@ -161,3 +161,18 @@ class Evaluator:
 
 def _window(at: dt.datetime, seconds: float) -> Window:
     return Window(at - dt.timedelta(seconds=float(seconds)), at)
+
+
+def parse_at(text: str | None, now: dt.datetime | None = None, param: str = "at") -> dt.datetime | None:
+    """``--at`` / ``?at=``: RFC 3339 (``2026-11-26T10:00:00Z``) or ``-DURATION`` before now (``-2h``);
+    None or empty: now. A bad one is a ParamError naming ``param``."""
+    if text in (None, ""):
+        return None
+    text = str(text).strip()
+    if text.startswith("-"):
+        return (now or dt.datetime.now(UTC)) - parse_duration(text[1:], param)
+    try:
+        return parse_time(text, param)
+    except ParamError:
+        raise ParamError(param, f"{text!r} is neither an RFC 3339 time (2026-11-26T10:00:00Z) nor -DURATION "
+                                "before now (-2h)") from None
