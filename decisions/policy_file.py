@@ -174,5 +174,28 @@ def sample(policies: Sequence[str] | None = None, policy_of: Callable[[str], Any
     return "\n".join(parts)
 
 
-if __name__ == "__main__":  # the sample policy file (docs/decisions.md)
-    print(sample(), end="")
+DOCS_BEGIN, DOCS_END = "<!-- policy-sample", "<!-- /policy-sample -->"
+
+
+def docs_block(text: str) -> str:
+    """The generated block of docs/decisions.md (between its markers)."""
+    start = text.index("\n", text.index(DOCS_BEGIN)) + 1
+    return text[start:text.index(DOCS_END)]
+
+
+def write_docs(path: str, policy_of: Callable[[str], Any] = registered) -> None:
+    """Put :func:`sample` into ``path`` between the policy-sample markers."""
+    with open(path) as f:
+        text = f.read()
+    old = docs_block(text)
+    with open(path, "w") as f:
+        f.write(text.replace(old, "```toml\n" + sample(policy_of=policy_of) + "```\n", 1))
+
+
+if __name__ == "__main__":  # the sample policy file; --write-docs docs/decisions.md refreshes the docs
+    import sys
+
+    if sys.argv[1:2] == ["--write-docs"]:
+        write_docs(sys.argv[2])
+    else:
+        print(sample(), end="")
