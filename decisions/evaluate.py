@@ -22,10 +22,10 @@ import logging
 import threading
 from typing import Callable
 
-from stackeye.decisions import inputs, registry, sources
-from stackeye.decisions.policy_file import PolicyFile
+from stackeye.decisions import inputs, sources
+from stackeye.decisions.policy_file import PolicyFile, registered
 from stackeye.decisions.store import DecisionStore, Evaluation, Outcome
-from stackeye.query.views.params import Window
+from stackeye.query.views.params import ParamError, Window, parse_duration, parse_time
 
 log = logging.getLogger("stackeye.decisions")
 UTC = dt.timezone.utc
@@ -52,11 +52,13 @@ class Round:
 
 class Evaluator:
     def __init__(self, storage, policies: PolicyFile | None = None,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)):
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC), policy_of=registered):
+        """``policy_of(name) -> Policy``: the registry (a backtest or a test may hand in others)."""
         self.storage = storage
         self.store = DecisionStore(storage)
         self.clock = clock
-        self._policies = policies or PolicyFile()
+        self.policy_of = policy_of
+        self._policies = policies or PolicyFile(policy_of=policy_of)
         self._lock = threading.Lock()
 
     @property
@@ -75,13 +77,13 @@ class Evaluator:
     def autoscale(self, service: str | None = None, at: dt.datetime | None = None,
                   persist: bool = True) -> list:
         """One AutoscaleDecision per service (see the module doc for which), as of ``at``."""
-        evaluations = self._autoscale(service, self._at(at))
+        evaluations = self._autoscale(service, self._at(at), self._policies)
         if persist:
             self.store.record(evaluations)
         return [o.decision for e in evaluations for o in e.outcomes]
 
-    def _autoscale(self, service: str | None, at: dt.datetime) -> list[Evaluation]:
-        policy, policies = registry.get("autoscale"), self._policies
+    def _autoscale(self, service: str | None, at: dt.datetime, policies: PolicyFile) -> list[Evaluation]:
+        policy = self.policy_of("autoscale")
         if service:
             keys = [service]
         else:
@@ -95,7 +97,7 @@ class Evaluator:
             groups = {k: getattr(settings[k], "kafka_group", "") for k in names}
             for load in inputs.service_loads(self.storage, _window(at, seconds), names, groups):
                 loads[load.service] = load
-        states = self.store.states_at("autoscale", keys, at)
+        states = self.store.states_at("autoscale", keys, at, policy.state_type)
         out = []
         for key in keys:
             state = states.get(key) or policy.state_type()
@@ -111,16 +113,16 @@ class Evaluator:
     # -- routing ---------------------------------------------------------------------------------
     def routing(self, upstream: str, at: dt.datetime | None = None, persist: bool = True) -> list:
         """One RoutingDecision per server of ``upstream``, as of ``at``."""
-        evaluation = self._routing(upstream, self._at(at))
+        evaluation = self._routing(upstream, self._at(at), self._policies)
         if persist:
             self.store.record([evaluation])
         return [o.decision for o in evaluation.outcomes]
 
-    def _routing(self, upstream: str, at: dt.datetime) -> Evaluation:
-        policy = registry.get("routing")
-        settings = self._policies.settings("routing", upstream)
+    def _routing(self, upstream: str, at: dt.datetime, policies: PolicyFile) -> Evaluation:
+        policy = self.policy_of("routing")
+        settings = policies.settings("routing", upstream)
         loads = sources.server_loads(settings.source, self.storage, upstream, settings, _window(at, settings.window))
-        state = self.store.state_at("routing", upstream, at) or policy.state_type()
+        state = self.store.state_at("routing", upstream, at, policy.state_type) or policy.state_type()
         decisions, new_state = policy.decide(tuple(loads), settings, state, at)
         before = self.store.last_decisions("routing", upstream, at)
         outcomes = []
@@ -136,16 +138,16 @@ class Evaluator:
         """Every policy of the file: autoscale for its services, routing for each upstream set.
 
         A failing part (a query, a policy) is reported in ``failures`` and does not stop the rest."""
-        at = self._at(at)
+        at, policies = self._at(at), self._policies  # one set of policies for the whole round
         evaluations, failures = [], []
-        if self._policies.keys("autoscale"):
+        if policies.keys("autoscale"):
             try:
-                evaluations += self._autoscale(None, at)
+                evaluations += self._autoscale(None, at, policies)
             except Exception as exc:  # logged and counted by the caller; the routing still runs
                 failures.append(Failure("autoscale", "*", f"{type(exc).__name__}: {exc}"))
-        for upstream in self._policies.keys("routing"):
+        for upstream in policies.keys("routing"):
             try:
-                evaluations.append(self._routing(upstream, at))
+                evaluations.append(self._routing(upstream, at, policies))
             except Exception as exc:
                 failures.append(Failure("routing", upstream, f"{type(exc).__name__}: {exc}"))
         if persist and evaluations:
@@ -155,9 +157,24 @@ class Evaluator:
     # -- history ---------------------------------------------------------------------------------
     def history(self, kind: str, key: str | None = None, since: dt.datetime | None = None,
                 until: dt.datetime | None = None, changed_only: bool = False, limit: int = 1000) -> list[dict]:
-        registry.get(kind)  # an unknown kind is a KeyError naming the kinds
+        self.policy_of(kind)  # an unknown kind is a KeyError naming the kinds
         return self.store.history(kind, key, since, until, changed_only, limit)
 
 
 def _window(at: dt.datetime, seconds: float) -> Window:
     return Window(at - dt.timedelta(seconds=float(seconds)), at)
+
+
+def parse_at(text: str | None, now: dt.datetime | None = None, param: str = "at") -> dt.datetime | None:
+    """``--at`` / ``?at=``: RFC 3339 (``2026-11-26T10:00:00Z``) or ``-DURATION`` before now (``-2h``);
+    None or empty: now. A bad one is a ParamError naming ``param``."""
+    if text in (None, ""):
+        return None
+    text = str(text).strip()
+    if text.startswith("-"):
+        return (now or dt.datetime.now(UTC)) - parse_duration(text[1:], param)
+    try:
+        return parse_time(text, param)
+    except ParamError:
+        raise ParamError(param, f"{text!r} is neither an RFC 3339 time (2026-11-26T10:00:00Z) nor -DURATION "
+                                "before now (-2h)") from None

@@ -9,6 +9,12 @@ import sys
 
 import pytest
 
+# stackeye's policies (decisions/autoscale.py, routing.py) come from wip/policies; until they are merged
+# there is no policy to simulate or replay.
+pytest.importorskip("stackeye.decisions.autoscale", reason="needs the autoscale policy (wip/policies)")
+pytest.importorskip("stackeye.decisions.routing", reason="needs the routing policy (wip/policies)")
+
+
 
 def stackeye(*args, cwd=None, timeout=600):
     return subprocess.run([sys.executable, "-m", "stackeye.cli.main", "--log-level", "warning", *args],

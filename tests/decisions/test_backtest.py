@@ -11,6 +11,12 @@ from stackeye.decisions.evaluate import Evaluator
 from stackeye.decisions.replay import MemoryStore, Replay
 from support.backtest_history import POLICY, SERVICE, load
 
+# stackeye's policies (decisions/autoscale.py, routing.py) come from wip/policies; until they are merged
+# there is no policy to simulate or replay.
+pytest.importorskip("stackeye.decisions.autoscale", reason="needs the autoscale policy (wip/policies)")
+pytest.importorskip("stackeye.decisions.routing", reason="needs the routing policy (wip/policies)")
+
+
 START = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc)
 
 
