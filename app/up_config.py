@@ -58,3 +58,7 @@ class UpConfig:
                 parse_storage_url(self.clickhouse)
             except StorageURLError as exc:
                 raise ConfigError("clickhouse", str(exc)) from None
+        if self.keda_grpc and not self.policy:
+            raise ConfigError("keda_grpc", "KEDA's scaler answers with the autoscale decisions of a policy file: "
+                                           "add --policy FILE with an [autoscale.<service>] table per service "
+                                           "(docs/keda.md), or turn it off (--keda-grpc off)")

@@ -7,9 +7,8 @@ KEDA calls four methods with the trigger's ``metadata`` (docs/keda.md has a Scal
   ``stackeye-<service>-desired-replicas``) with **target size 1**;
 - ``GetMetrics`` → that metric's value = **the decision's desired replicas**;
 - ``IsActive`` → desired replicas > 0 (false lets KEDA scale to ``minReplicaCount``, zero included);
-- ``StreamIsActive`` (trigger type ``external-push``) → the same answer at once, then again each
-  time it changes: re-checked every ``recheck_s`` seconds and whenever :meth:`notify` says a new
-  decision was made.
+- ``StreamIsActive`` (trigger type ``external-push``) → the same answer at once, then again as
+  soon as a re-check (every ``recheck_s`` seconds) finds it changed.
 
 Why the HPA that KEDA creates lands on stackeye's number. For an external metric of type
 ``AverageValue`` (KEDA's default ``metricType``) the HPA computes::
@@ -68,17 +67,24 @@ def is_active(decision: AutoscaleDecision) -> bool:
 
 
 def evaluator_decide(evaluator) -> Decide:
-    """``decide`` from an :class:`~stackeye.decisions.evaluate.Evaluator`: the service's decision as
-    ``stackeye decide autoscale --service S`` makes it now (read-only: the scheduler keeps the history)."""
+    """``decide`` from an :class:`~stackeye.decisions.evaluate.Evaluator`: the decision that
+    ``stackeye decide autoscale --service S`` makes now. Read-only (``persist=False``): the
+    scheduler of ``stackeye up --policy`` keeps the history, KEDA's polls do not move its windows.
+
+    Only a service with its own ``[autoscale.<service>]`` table is answered: the evaluator would
+    size any other one with the defaults, and a Deployment should not follow limits nobody wrote."""
 
     def decide(service: str) -> AutoscaleDecision:
-        decisions = [d for d in evaluator.autoscale(service=service, persist=False) if d.service == service]
-        if not decisions:
-            known = sorted(evaluator.policy_file.autoscale) if hasattr(evaluator, "policy_file") else []
+        configured = evaluator.policies.keys("autoscale")
+        if service not in configured:
+            where = f" {evaluator.policies.path}" if evaluator.policies.path else " (stackeye up --policy FILE)"
             raise UnknownService(
                 f"no autoscale policy for service {service!r}: add an [autoscale.{service}] table to the policy "
-                f"file of stackeye up --policy FILE, or name one of its services in the trigger's metadata "
-                f"(service: ...){'; policies: ' + ', '.join(known) if known else ''}")
+                f"file{where}, or name one of its services in the trigger's metadata (service: ...); "
+                f"services with a policy: {', '.join(configured) or 'none'}")
+        decisions = [d for d in evaluator.autoscale(service=service, persist=False) if d.service == service]
+        if not decisions:
+            raise RuntimeError(f"the autoscale policy returned no decision for {service!r}")
         return decisions[0]
 
     return decide
@@ -96,18 +102,12 @@ class ExternalScalerServicer(pb_grpc.ExternalScalerServicer):
         self._streams: set[threading.Event] = set()
         self._closed = False
 
-    # -- what the process calls ---------------------------------------------------------------
-    def notify(self) -> None:
-        """A new decision was made: every StreamIsActive re-checks now."""
-        with self._lock:
-            for wake in self._streams:
-                wake.set()
-
     def close(self) -> None:
-        """End every StreamIsActive (the server is stopping; KEDA reconnects to the next one)."""
+        """End every StreamIsActive now (the server is stopping; KEDA reconnects to the next one)."""
         with self._lock:
             self._closed = True
-        self.notify()
+            for wake in self._streams:
+                wake.set()
 
     # -- the RPCs -----------------------------------------------------------------------------
     def IsActive(self, request: pb.ScaledObjectRef, context) -> pb.IsActiveResponse:
@@ -121,7 +121,6 @@ class ExternalScalerServicer(pb_grpc.ExternalScalerServicer):
         try:
             last = None
             while context.is_active() and not self._closed:
-                wake.clear()  # a notify() from here on wakes the wait below
                 active = is_active(self._decision(request, context))
                 if active != last:
                     last = active

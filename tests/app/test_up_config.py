@@ -59,8 +59,14 @@ def test_every_setting_is_documented():
 
 def test_the_keda_scaler_is_off_by_default_and_takes_a_listen_address():
     assert load(UpConfig, env={}).keda_grpc == ""
-    cfg = load(UpConfig, env={"STACKEYE_KEDA_GRPC": "0.0.0.0:9090", "STACKEYE_KEDA_RECHECK_S": "5s"})
+    cfg = load(UpConfig, env={"STACKEYE_KEDA_GRPC": "0.0.0.0:9090", "STACKEYE_KEDA_RECHECK_S": "5s"},
+               flags={"policy": "policies.toml"})
     assert (cfg.keda_grpc, cfg.keda_recheck_s) == ("0.0.0.0:9090", 5.0)
     assert load(UpConfig, env={}, flags={"keda_grpc": "off"}).keda_grpc == ""
     with pytest.raises(ConfigError, match="STACKEYE_KEDA_GRPC: .*HOST:PORT"):
         load(UpConfig, env={"STACKEYE_KEDA_GRPC": "9090"})
+
+
+def test_the_keda_scaler_needs_a_policy_file():
+    with pytest.raises(ConfigError, match="keda_grpc: .*add --policy FILE"):
+        load(UpConfig, env={}, flags={"keda_grpc": "127.0.0.1:9090"})

@@ -13,6 +13,7 @@ import pytest
 from stackeye.decisions.keda import (ExternalScalerServicer, KedaScalerServer, UnknownService, evaluator_decide,
                                      metric_name)
 from stackeye.decisions.model import AutoscaleDecision
+from stackeye.decisions.policy_file import PolicyFile
 from stackeye.proto.keda import externalscaler_pb2 as pb
 from stackeye.proto.keda import externalscaler_pb2_grpc as pb_grpc
 from support.wait import wait_until
@@ -134,7 +135,6 @@ def test_stream_is_active_answers_at_once_then_pushes_each_change(scaler, policy
     policy.loads["checkout"] = (0, 0.0)  # scaled to zero: seen at the next re-check
     assert got.get(timeout=10) is False
     policy.loads["checkout"] = (2, 50.0)
-    server.servicer.notify()  # a new decision: re-checked now
     assert got.get(timeout=10) is True
     assert got.empty()  # unchanged answers are not repeated
     stream.cancel()
@@ -172,19 +172,29 @@ def test_recheck_must_be_positive(policy):
 
 
 class FakeEvaluator:
-    def __init__(self, decisions):
+    """The Evaluator's surface that evaluator_decide uses: its policies and autoscale()."""
+
+    def __init__(self, decisions, configured):
         self.decisions, self.calls = decisions, []
+        self.policies = PolicyFile("/etc/stackeye/policies.toml", tables={"autoscale": {k: None for k in configured}})
 
     def autoscale(self, service=None, at=None, persist=True):
         self.calls.append((service, persist))
         return [d for d in self.decisions if service is None or d.service == service]
 
 
-def test_evaluator_decide_reads_without_persisting_and_names_the_fix_for_an_unknown_service():
+def test_evaluator_decide_reads_without_persisting():
     decision = AutoscaleDecision("checkout", NOW, 3, 5, "cpu", "3 replicas at 90% CPU → 5")
-    evaluator = FakeEvaluator([decision])
-    decide = evaluator_decide(evaluator)
-    assert decide("checkout") is decision
+    evaluator = FakeEvaluator([decision], ["checkout"])
+    assert evaluator_decide(evaluator)("checkout") is decision
     assert evaluator.calls == [("checkout", False)]
-    with pytest.raises(UnknownService, match=r"\[autoscale\.payments\]"):
-        decide("payments")
+
+
+def test_evaluator_decide_answers_only_services_with_a_table():
+    """The evaluator would size any service with the defaults; KEDA gets NOT_FOUND instead."""
+    payments = AutoscaleDecision("payments", NOW, 1, 1, "min_replicas", "defaults")
+    evaluator = FakeEvaluator([payments], ["checkout"])
+    with pytest.raises(UnknownService, match=r"\[autoscale\.payments\] table to the policy file "
+                                             r"/etc/stackeye/policies.toml.*with a policy: checkout"):
+        evaluator_decide(evaluator)("payments")
+    assert evaluator.calls == []
