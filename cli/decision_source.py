@@ -36,6 +36,8 @@ def add_flags(parser) -> None:
                         help="evaluate on this storage directly (chdb:///path or clickhouse://host:9000/db)")
     parser.add_argument("--data-dir", default=os.environ.get("STACKEYE_DATA_DIR", "./stackeye-data"),
                         help="data directory opened when nothing runs at --url (default: ./stackeye-data)")
+    parser.add_argument("--print-policy", action="store_true",
+                        help="print a policy table with every setting, its default and what it does, and exit")
     add_config_flags(parser, UpConfig, print_config=False, only=("policy", *SETTING_OF_LIMIT.values()))
 
 
@@ -45,6 +47,9 @@ def decide(kind: str, args, params: dict, columns: list[str]) -> int:
     from stackeye.decisions.evaluate import parse_at
     from stackeye.query.views.params import ParamError
 
+    if args.print_policy:
+        print(policy_file.sample([kind]), end="")
+        return 0
     config = config_from_args(UpConfig, args)
     policies = policy_file.load(config.policy) if config.policy else None  # ConfigError: exit 2
     try:

@@ -52,11 +52,13 @@ class Round:
 
 class Evaluator:
     def __init__(self, storage, policies: PolicyFile | None = None,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)):
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC), policy_of=registry.get):
+        """``policy_of(name) -> Policy``: the registry (a backtest or a test may hand in others)."""
         self.storage = storage
         self.store = DecisionStore(storage)
         self.clock = clock
-        self._policies = policies or PolicyFile()
+        self.policy_of = policy_of
+        self._policies = policies or PolicyFile(policy_of=policy_of)
         self._lock = threading.Lock()
 
     @property
@@ -81,7 +83,7 @@ class Evaluator:
         return [o.decision for e in evaluations for o in e.outcomes]
 
     def _autoscale(self, service: str | None, at: dt.datetime) -> list[Evaluation]:
-        policy, policies = registry.get("autoscale"), self._policies
+        policy, policies = self.policy_of("autoscale"), self._policies
         if service:
             keys = [service]
         else:
@@ -95,7 +97,7 @@ class Evaluator:
             groups = {k: getattr(settings[k], "kafka_group", "") for k in names}
             for load in inputs.service_loads(self.storage, _window(at, seconds), names, groups):
                 loads[load.service] = load
-        states = self.store.states_at("autoscale", keys, at)
+        states = self.store.states_at("autoscale", keys, at, policy.state_type)
         out = []
         for key in keys:
             state = states.get(key) or policy.state_type()
@@ -117,10 +119,10 @@ class Evaluator:
         return [o.decision for o in evaluation.outcomes]
 
     def _routing(self, upstream: str, at: dt.datetime) -> Evaluation:
-        policy = registry.get("routing")
+        policy = self.policy_of("routing")
         settings = self._policies.settings("routing", upstream)
         loads = sources.server_loads(settings.source, self.storage, upstream, settings, _window(at, settings.window))
-        state = self.store.state_at("routing", upstream, at) or policy.state_type()
+        state = self.store.state_at("routing", upstream, at, policy.state_type) or policy.state_type()
         decisions, new_state = policy.decide(tuple(loads), settings, state, at)
         before = self.store.last_decisions("routing", upstream, at)
         outcomes = []
@@ -155,7 +157,7 @@ class Evaluator:
     # -- history ---------------------------------------------------------------------------------
     def history(self, kind: str, key: str | None = None, since: dt.datetime | None = None,
                 until: dt.datetime | None = None, changed_only: bool = False, limit: int = 1000) -> list[dict]:
-        registry.get(kind)  # an unknown kind is a KeyError naming the kinds
+        self.policy_of(kind)  # an unknown kind is a KeyError naming the kinds
         return self.store.history(kind, key, since, until, changed_only, limit)
 
 
