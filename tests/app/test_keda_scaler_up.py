@@ -72,8 +72,8 @@ def ref(service: str = "checkout") -> pb.ScaledObjectRef:
                               scalerMetadata={"scalerAddress": "stackeye:9090", "service": service})
 
 
-def decide_autoscale(server: StackeyeServer) -> dict:
-    out = subprocess.run([sys.executable, "-m", "stackeye.cli.main", "decide", "autoscale", "--service", "checkout",
+def decide_autoscale(server: StackeyeServer, service: str = "checkout") -> dict:
+    out = subprocess.run([sys.executable, "-m", "stackeye.cli.main", "decide", "autoscale", "--service", service,
                           "--format", "json", "--url", server.http_url], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     (row,) = json.loads(out.stdout)
@@ -123,6 +123,21 @@ def test_metadata_without_a_service_is_an_invalid_argument(scaler):
     with pytest.raises(grpc.RpcError) as err:
         stub.IsActive(pb.ScaledObjectRef(name="checkout", namespace="shop", scalerMetadata={"scalerAddress": "x"}))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_policy_put_through_the_api_is_answered_at_once(scaler):
+    """PUT /api/v1/policies adds [autoscale.search] (no traffic, min_replicas 0): KEDA's next call
+    gets its decision — the same as decide autoscale's, inactive when that is 0 replicas."""
+    stub, server = scaler
+    status, body = server.request("GET", "/api/v1/policies")
+    doc = json.loads(body)["policies"]
+    doc["autoscale"]["search"] = {"window": "5m", "min_replicas": 0, "max_replicas": 4, "cpu_pct": 60}
+    status, body = server.request("PUT", "/api/v1/policies", doc)
+    assert status == 200, body
+    cli = decide_autoscale(server, "search")
+    values = stub.GetMetrics(pb.GetMetricsRequest(scaledObjectRef=ref("search"), metricName="m")).metricValues
+    assert [(v.metricName, v.metricValue) for v in values] == [("m", cli["desired_replicas"])]
+    assert stub.IsActive(ref("search")).result is (cli["desired_replicas"] > 0)
 
 
 def test_keda_grpc_without_a_policy_file_exits_2(tmp_path):
