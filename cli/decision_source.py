@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from stackeye.app.query_limits import SETTING_OF_LIMIT, query_limits
@@ -80,8 +81,6 @@ def decide(kind: str, args, params: dict, columns: list[str]) -> int:
 
 
 def _over_http(url: str, kind: str, params: dict, at: str | None, policies) -> list[dict]:
-    import urllib.parse
-
     base = f"{url.rstrip('/')}/api/v1/decisions/{kind}"
     query = {k: v for k, v in {**params, "at": at}.items() if v}
     if policies is None:

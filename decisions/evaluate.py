@@ -22,8 +22,8 @@ import logging
 import threading
 from typing import Callable
 
-from stackeye.decisions import inputs, registry, sources
-from stackeye.decisions.policy_file import PolicyFile
+from stackeye.decisions import inputs, sources
+from stackeye.decisions.policy_file import PolicyFile, registered
 from stackeye.decisions.store import DecisionStore, Evaluation, Outcome
 from stackeye.query.views.params import ParamError, Window, parse_duration, parse_time
 
@@ -52,7 +52,7 @@ class Round:
 
 class Evaluator:
     def __init__(self, storage, policies: PolicyFile | None = None,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC), policy_of=registry.get):
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC), policy_of=registered):
         """``policy_of(name) -> Policy``: the registry (a backtest or a test may hand in others)."""
         self.storage = storage
         self.store = DecisionStore(storage)

@@ -35,6 +35,11 @@ from stackeye.core.config_sample import render_table
 from stackeye.decisions import registry
 
 
+def registered(name: str):
+    """The registered policy ``name`` (looked up at call time)."""
+    return registry.get(name)
+
+
 @dataclasses.dataclass(frozen=True)
 class PolicyFile:
     """The policies in force: ``tables[policy][key]`` is a settings dataclass."""
@@ -47,7 +52,7 @@ class PolicyFile:
         """The keys (services, upstreams) that have a table of ``policy``."""
         return sorted(self.tables.get(policy, {}))
 
-    policy_of: Callable[[str], Any] = registry.get  # name -> Policy
+    policy_of: Callable[[str], Any] = registered  # name -> Policy
 
     def settings(self, policy: str, key: str):
         """The table of ``key``, or the policy's defaults when it has none."""
@@ -73,7 +78,7 @@ def _plain(value):
     return value
 
 
-def defaults(policy: str, key: str, policy_of: Callable[[str], Any] = registry.get):
+def defaults(policy: str, key: str, policy_of: Callable[[str], Any] = registered):
     """The settings of ``key`` with no table: every default."""
     return from_mapping(policy_of(policy).settings, {}, key=f"{policy}.{key}")
 
@@ -85,7 +90,7 @@ def _unknown_policy(name: str, source: str, names: Sequence[str]) -> ConfigError
 
 
 def from_mapping_doc(doc: Mapping[str, Any], source: str = "", path: str = "",
-                     policy_of: Callable[[str], Any] = registry.get, names: Sequence[str] | None = None) -> PolicyFile:
+                     policy_of: Callable[[str], Any] = registered, names: Sequence[str] | None = None) -> PolicyFile:
     """A policy file from its parsed document (TOML or the API's JSON); ``source`` names it in errors.
     ``policy_of`` and ``names``: the policies known (default: the registry's)."""
     names = list(names if names is not None else registry.POLICIES)
@@ -157,7 +162,7 @@ def save(policies: PolicyFile, path: str) -> None:
 EXAMPLE_KEY = "checkout"
 
 
-def sample(policies: Sequence[str] | None = None, policy_of: Callable[[str], Any] = registry.get) -> str:
+def sample(policies: Sequence[str] | None = None, policy_of: Callable[[str], Any] = registered) -> str:
     """A policy file with every setting of each policy, its default and what it does (commented
     TOML, generated from the settings dataclasses: docs/decisions.md embeds it)."""
     parts = ["# stackeye decision policies: one table per service ([autoscale.<service>]) or upstream set",
@@ -169,5 +174,28 @@ def sample(policies: Sequence[str] | None = None, policy_of: Callable[[str], Any
     return "\n".join(parts)
 
 
-if __name__ == "__main__":  # the sample policy file (docs/decisions.md)
-    print(sample(), end="")
+DOCS_BEGIN, DOCS_END = "<!-- policy-sample", "<!-- /policy-sample -->"
+
+
+def docs_block(text: str) -> str:
+    """The generated block of docs/decisions.md (between its markers)."""
+    start = text.index("\n", text.index(DOCS_BEGIN)) + 1
+    return text[start:text.index(DOCS_END)]
+
+
+def write_docs(path: str, policy_of: Callable[[str], Any] = registered) -> None:
+    """Put :func:`sample` into ``path`` between the policy-sample markers."""
+    with open(path) as f:
+        text = f.read()
+    old = docs_block(text)
+    with open(path, "w") as f:
+        f.write(text.replace(old, "```toml\n" + sample(policy_of=policy_of) + "```\n", 1))
+
+
+if __name__ == "__main__":  # the sample policy file; --write-docs docs/decisions.md refreshes the docs
+    import sys
+
+    if sys.argv[1:2] == ["--write-docs"]:
+        write_docs(sys.argv[2])
+    else:
+        print(sample(), end="")
