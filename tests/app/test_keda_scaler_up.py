@@ -1,11 +1,15 @@
 """KEDA's external scaler served by a real ``stackeye up --policy FILE --keda-grpc …``, fed with spans
 and CPU gauges over OTLP/HTTP, called by a gRPC client built from the same proto as KEDA's: every
-method answers with the autoscale policy's numbers, the same ``stackeye decide autoscale`` prints."""
+method answers with the autoscale policy's numbers, the same ``stackeye decide autoscale`` prints.
+
+The autoscale policy is the test double (support/fake_policies.py: desired = ceil(current × CPU /
+cpu_pct), launched through support/up_fake_policies.py) until the real one is in the registry."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 import math
+import os
 import subprocess
 import sys
 import urllib.request
@@ -29,6 +33,7 @@ min_replicas = 1
 max_replicas = 10
 cpu_pct = 60
 """
+LAUNCHER = [os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support", "up_fake_policies.py")]
 REPLICAS = ("checkout-a", "checkout-b", "checkout-c")  # 3 replicas at 90 % CPU, target 60 % → 5 (HPA's case)
 
 
@@ -39,7 +44,8 @@ def scaler(tmp_path_factory):
     policy.write_text(POLICY)
     port = free_port()
     server = StackeyeServer(str(root / "data"), ["--policy", str(policy), "--keda-grpc", f"127.0.0.1:{port}",
-                                                 "--keda-recheck-s", "1s", "--decide-interval", "2s"]).start()
+                                                 "--keda-recheck-s", "1s", "--decide-interval", "2s"],
+                            launcher=LAUNCHER).start()
     _feed(server)
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     try:
@@ -141,7 +147,7 @@ def test_a_policy_put_through_the_api_is_answered_at_once(scaler):
 
 
 def test_keda_grpc_without_a_policy_file_exits_2(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "stackeye.cli.main", "up", "--data-dir", str(tmp_path / "data"),
+    out = subprocess.run([sys.executable, *LAUNCHER, "up", "--data-dir", str(tmp_path / "data"),
                           "--keda-grpc", f"127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "keda_grpc" in out.stderr and "--policy FILE" in out.stderr
