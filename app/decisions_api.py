@@ -100,6 +100,9 @@ def register(router, context) -> None:
             raise HTTPError(400, str(exc), **_where(exc.key)) from None
         except NoPolicyFile as exc:
             raise HTTPError(409, str(exc)) from None
+        except OSError as exc:  # written before it is put in force: nothing changed
+            raise HTTPError(500, f"cannot write the policy file {service.path}: {exc}; the policies in force "
+                                 "are unchanged") from None
         return Response.json({"path": new.path, "policies": new.raw, "resolved": new.resolved()})
 
     context.openapi_paths.update(OPENAPI_PATHS)

@@ -6,7 +6,8 @@ run(args) -> exit code, like the top-level commands, and is registered in SUBCOM
 from __future__ import annotations
 
 import argparse
-import importlib
+
+from stackeye.cli.subcommands import add_subcommands
 
 HELP = "decisions from the aggregates: autoscale replicas, gateway routing; apply, backtest, simulate"
 EPILOG = """examples:
@@ -23,13 +24,7 @@ SUBCOMMANDS = [
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="decide_command", metavar="SUBCOMMAND")
-    for name in SUBCOMMANDS:
-        mod = importlib.import_module(f"stackeye.cli.decide_{name}")
-        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP, epilog=getattr(mod, "EPILOG", None),
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-        mod.configure(p)
-        p.set_defaults(_decide_run=mod.run)
+    add_subcommands(parser, SUBCOMMANDS, "stackeye.cli.decide_", "decide_subcommand", "_decide_run")
     parser.set_defaults(_decide_parser=parser)
 
 

@@ -22,7 +22,8 @@ def configure(parser) -> None:
     parser.add_argument("--upstream", required=True, help="the upstream set: a [routing.<upstream>] key, or a "
                                                           "service whose instances to route to")
     decision_source.add_flags(parser)
-    # --render nginx|haproxy|envoy|easegress is added here by the gateways' renderers
+    # the gateways' renderers add --render nginx|haproxy|envoy|easegress here, and in run() turn the rows
+    # of decision_source.evaluate("routing", args, params) into the gateway's config instead of printing them
 
 
 def run(args) -> int:

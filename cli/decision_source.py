@@ -45,39 +45,48 @@ def add_flags(parser) -> None:
 def decide(kind: str, args, params: dict, columns: list[str]) -> int:
     """Evaluate ``kind`` with ``params`` (service / upstream), print the rows; the exit code."""
     from stackeye.decisions import policy_file
-    from stackeye.decisions.evaluate import parse_at
-    from stackeye.query.views.params import ParamError
 
     if args.print_policy:
         print(policy_file.sample([kind]), end="")
         return 0
+    try:
+        rows = evaluate(kind, args, params)
+    except DecideFailed as exc:
+        print(f"stackeye decide {kind}: {exc}", file=sys.stderr)
+        return 1
+    print_rows(rows, columns, args.format)
+    return 0
+
+
+def print_rows(rows: list[dict], columns: list[str], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        print(render(columns, [[r.get(c) for c in columns] for r in rows], fmt))
+
+
+def evaluate(kind: str, args, params: dict) -> list[dict]:
+    """The decisions as JSON rows (what the API answers); DecideFailed when they cannot be had."""
+    from stackeye.decisions import policy_file
+    from stackeye.decisions.evaluate import parse_at
+    from stackeye.query.views.params import ParamError
+
     config = config_from_args(UpConfig, args)
     policies = policy_file.load(config.policy) if config.policy else None  # ConfigError: exit 2
     try:
         at = parse_at(args.at, param="--at")
     except ParamError as exc:
         raise UsageError(f"--at: {exc.reason}") from None
+    if args.clickhouse:
+        return _direct(args.clickhouse, kind, params, at, policies, config)
     try:
-        if args.clickhouse:
-            rows = _direct(args.clickhouse, kind, params, at, policies, config)
-        else:
-            try:
-                rows = _over_http(args.url, kind, params, args.at, policies)
-            except ConnectionRefusedError:
-                path = os.path.join(args.data_dir, "clickhouse")
-                if not os.path.isdir(path):
-                    print(f"stackeye decide {kind}: nothing is running at {args.url} and there is no data directory "
-                          f"at {path}; start `stackeye up` or pass --url / --data-dir / --clickhouse", file=sys.stderr)
-                    return 1
-                rows = _direct("chdb://" + os.path.abspath(path), kind, params, at, policies, config)
-    except DecideFailed as exc:
-        print(f"stackeye decide {kind}: {exc}", file=sys.stderr)
-        return 1
-    if args.format == "json":
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    else:
-        print(render(columns, [[r.get(c) for c in columns] for r in rows], args.format))
-    return 0
+        return _over_http(args.url, kind, params, args.at, policies)
+    except ConnectionRefusedError:
+        path = os.path.join(args.data_dir, "clickhouse")
+        if not os.path.isdir(path):
+            raise DecideFailed(f"nothing is running at {args.url} and there is no data directory at {path}; start "
+                               "`stackeye up` or pass --url / --data-dir / --clickhouse") from None
+        return _direct("chdb://" + os.path.abspath(path), kind, params, at, policies, config)
 
 
 def _over_http(url: str, kind: str, params: dict, at: str | None, policies) -> list[dict]:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 
+from stackeye.cli.subcommands import add_subcommands
 from stackeye.core.errors import Fatal
 from stackeye.core.version import __version__
 
@@ -41,13 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stackeye {__version__}")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                         help="log verbosity (default: info)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        mod = importlib.import_module(f"stackeye.cli.{name.replace('-', '_')}")
-        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP, epilog=getattr(mod, "EPILOG", None),
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-        mod.configure(p)
-        p.set_defaults(_run=mod.run)
+    add_subcommands(parser, COMMANDS, "stackeye.cli.", "command", "_run")
     return parser
 
 

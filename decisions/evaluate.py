@@ -77,13 +77,13 @@ class Evaluator:
     def autoscale(self, service: str | None = None, at: dt.datetime | None = None,
                   persist: bool = True) -> list:
         """One AutoscaleDecision per service (see the module doc for which), as of ``at``."""
-        evaluations = self._autoscale(service, self._at(at))
+        evaluations = self._autoscale(service, self._at(at), self._policies)
         if persist:
             self.store.record(evaluations)
         return [o.decision for e in evaluations for o in e.outcomes]
 
-    def _autoscale(self, service: str | None, at: dt.datetime) -> list[Evaluation]:
-        policy, policies = self.policy_of("autoscale"), self._policies
+    def _autoscale(self, service: str | None, at: dt.datetime, policies: PolicyFile) -> list[Evaluation]:
+        policy = self.policy_of("autoscale")
         if service:
             keys = [service]
         else:
@@ -113,14 +113,14 @@ class Evaluator:
     # -- routing ---------------------------------------------------------------------------------
     def routing(self, upstream: str, at: dt.datetime | None = None, persist: bool = True) -> list:
         """One RoutingDecision per server of ``upstream``, as of ``at``."""
-        evaluation = self._routing(upstream, self._at(at))
+        evaluation = self._routing(upstream, self._at(at), self._policies)
         if persist:
             self.store.record([evaluation])
         return [o.decision for o in evaluation.outcomes]
 
-    def _routing(self, upstream: str, at: dt.datetime) -> Evaluation:
+    def _routing(self, upstream: str, at: dt.datetime, policies: PolicyFile) -> Evaluation:
         policy = self.policy_of("routing")
-        settings = self._policies.settings("routing", upstream)
+        settings = policies.settings("routing", upstream)
         loads = sources.server_loads(settings.source, self.storage, upstream, settings, _window(at, settings.window))
         state = self.store.state_at("routing", upstream, at, policy.state_type) or policy.state_type()
         decisions, new_state = policy.decide(tuple(loads), settings, state, at)
@@ -138,16 +138,16 @@ class Evaluator:
         """Every policy of the file: autoscale for its services, routing for each upstream set.
 
         A failing part (a query, a policy) is reported in ``failures`` and does not stop the rest."""
-        at = self._at(at)
+        at, policies = self._at(at), self._policies  # one set of policies for the whole round
         evaluations, failures = [], []
-        if self._policies.keys("autoscale"):
+        if policies.keys("autoscale"):
             try:
-                evaluations += self._autoscale(None, at)
+                evaluations += self._autoscale(None, at, policies)
             except Exception as exc:  # logged and counted by the caller; the routing still runs
                 failures.append(Failure("autoscale", "*", f"{type(exc).__name__}: {exc}"))
-        for upstream in self._policies.keys("routing"):
+        for upstream in policies.keys("routing"):
             try:
-                evaluations.append(self._routing(upstream, at))
+                evaluations.append(self._routing(upstream, at, policies))
             except Exception as exc:
                 failures.append(Failure("routing", upstream, f"{type(exc).__name__}: {exc}"))
         if persist and evaluations:

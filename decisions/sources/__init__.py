@@ -24,7 +24,13 @@ def get(name: str):
     """The module of source ``name``."""
     if name not in SOURCES:
         raise KeyError(f"unknown routing source {name!r}; sources: {', '.join(SOURCES)}")
-    return importlib.import_module(f"stackeye.decisions.sources.{name}")
+    module = f"stackeye.decisions.sources.{name}"
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        raise KeyError(f"routing source {name!r} is not part of this stackeye ({module} is missing)") from None
 
 
 def server_loads(name: str, source, upstream: str, settings, window) -> list:

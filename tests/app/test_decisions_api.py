@@ -130,3 +130,10 @@ def test_openapi_paths_are_registered(api):
             "/api/v1/policies"} <= set(paths)
     from stackeye.query.views_api import openapi_doc
     assert "/api/v1/policies" in openapi_doc(paths)["paths"] and json.dumps(openapi_doc(paths))
+
+
+def test_put_when_the_file_cannot_be_written_changes_nothing(api, tmp_path):
+    api.service.path = str(tmp_path / "missing-dir" / "policies.toml")
+    resp = api.put("/api/v1/policies", json={"autoscale": {"checkout": {"cpu_pct": 10}}})
+    assert resp.status_code == 500 and "unchanged" in resp.json()["error"]
+    assert api.get("/api/v1/policies").json()["policies"]["autoscale"] == {"checkout": {"cpu_pct": 60}}

@@ -136,13 +136,19 @@ def test_bad_config_is_refused():
         KafkaConfig(brokers=("k:1",), topics={Signal.TRACES: "x", Signal.LOGS: "x", Signal.METRICS: "y"}).validate()
 
 
-def test_poison_record_goes_to_the_dead_letter_topic_and_the_partition_moves_on(kafka):
+def _queue_with_a_poison_record(kafka):
+    """One partition holding 2 good requests, a record that is not protobuf, then 3 more; a producer and a
+    consumer on it."""
     config = _config(kafka, partitions=1)
     producer = KafkaQueue(config)
     producer.put([_record(2)])
     producer.producer.get().send("otlp_spans", b"\xff\xfe not protobuf").get(10)
     producer.put([_record(3)])
-    consumer = KafkaQueue(config)
+    return producer, KafkaQueue(config)
+
+
+def test_poison_record_goes_to_the_dead_letter_topic_and_the_partition_moves_on(kafka):
+    producer, consumer = _queue_with_a_poison_record(kafka)
     batches = _drain(consumer, 5, max_records=10)
     assert sum(b.items for b in batches) == 5 and consumer.dead_lettered == 1
     dlq = KafkaConsumer("otlp_dead_letter", bootstrap_servers=kafka.bootstrap, auto_offset_reset="earliest",
@@ -256,12 +262,7 @@ def test_a_partition_paused_for_back_pressure_flows_again_once_drained(kafka):
 
 
 def test_a_batch_whose_dead_letter_could_not_be_sent_is_read_again_not_skipped(kafka):
-    config = _config(kafka, partitions=1)
-    producer = KafkaQueue(config)
-    producer.put([_record(2)])
-    producer.producer.get().send("otlp_spans", b"\xff\xfe not protobuf").get(10)
-    producer.put([_record(3)])
-    consumer = KafkaQueue(config)
+    producer, consumer = _queue_with_a_poison_record(kafka)
     send_dead_letter, failures = consumer.dead_letter, []
 
     def dead_letter_topic_down_once(record, reason, source=""):
