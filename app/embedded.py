@@ -3,6 +3,7 @@
     OTLP gRPC/HTTP → Receiver → Spool (durable) → Writer → Storage (chDB)
                                                         ↘ HTTP API (health, SQL, views, decisions, /metrics)
                                                         ↘ decision scheduler (with --policy FILE)
+                                                        ↘ KEDA external scaler (with --keda-grpc)
 
 Shutdown runs the other way: stop accepting, drain the spool into storage, close the store.
 """
@@ -24,6 +25,7 @@ from stackeye.collector.queue.spool import Spool
 from stackeye.collector.telemetry import PipelineMetrics
 from stackeye.collector.writer.writer import Writer, WriterConfig
 from stackeye.core.http import HTTPServer
+from stackeye.decisions.keda import ExternalScalerServicer, KedaScalerServer, evaluator_decide
 from stackeye.query.api import api_router
 from stackeye.storage.factory import open_storage
 from stackeye.storage.migrations import SchemaOptions
@@ -45,6 +47,11 @@ class Context:
     receiver: Receiver | None = None
     decisions: DecisionService | None = None  # the evaluator, its policies and scheduler
     openapi_paths: dict = dataclasses.field(default_factory=dict)  # routes added above the query layer
+
+
+def keda_scaler(evaluator, cfg: UpConfig) -> KedaScalerServer:
+    """KEDA's external scaler on ``--keda-grpc``, answering with ``evaluator``'s autoscale decisions."""
+    return KedaScalerServer(ExternalScalerServicer(evaluator_decide(evaluator), cfg.keda_recheck_s), cfg.keda_grpc)
 
 
 class EmbeddedApp:
@@ -85,6 +92,8 @@ class EmbeddedApp:
             router = api_router(ctx)
             decisions_api.register(router, ctx)
             self._api = HTTPServer(router, cfg.http, "API")
+            if cfg.keda_grpc:
+                self._servers.append(keda_scaler(ctx.decisions.evaluator, cfg))
         except Exception:
             self.stop()
             raise

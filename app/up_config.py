@@ -21,6 +21,10 @@ class UpConfig:
     otlp_grpc: str = setting("127.0.0.1:4317", "OTLP/gRPC listen address", unit=LISTEN)
     otlp_http: str = setting("127.0.0.1:4318", "OTLP/HTTP listen address ('' or off to turn it off)", unit=LISTEN_OR_OFF)
     http: str = setting("127.0.0.1:8080", "query API, health and /metrics listen address", unit=LISTEN)
+    keda_grpc: str = setting("", "KEDA external scaler (gRPC) listen address, e.g. 0.0.0.0:9090; off by default. "
+                             "Serves the --policy file's autoscale decisions (docs/keda.md)", unit=LISTEN_OR_OFF)
+    keda_recheck_s: float = setting(15.0, "how often KEDA's StreamIsActive (trigger type external-push) re-evaluates "
+                                    "its answer", unit=DURATION, positive=True)
     tokens: tuple[str, ...] = setting((), "accepted bearer tokens (TOKEN or TOKEN=TENANT); none = no auth",
                                       "TOKEN[=TENANT]", flag="--token")
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed", unit=SIZE, positive=True)
@@ -54,3 +58,7 @@ class UpConfig:
                 parse_storage_url(self.clickhouse)
             except StorageURLError as exc:
                 raise ConfigError("clickhouse", str(exc)) from None
+        if self.keda_grpc and not self.policy:
+            raise ConfigError("keda_grpc", "KEDA's scaler answers with the autoscale decisions of a policy file: "
+                                           "add --policy FILE with an [autoscale.<service>] table per service "
+                                           "(docs/keda.md), or turn it off (--keda-grpc off)")

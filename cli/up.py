@@ -14,6 +14,7 @@ EPILOG = """examples:
   stackeye up                                     # OTLP on 127.0.0.1:4317 (gRPC) and :4318 (HTTP), API on :8080
   stackeye up --data-dir /var/lib/stackeye --otlp-grpc 0.0.0.0:4317
   stackeye up --token s3cret=teamA --token t0ken=teamB   # require bearer tokens, one tenant each
+  stackeye up --policy policies.toml --keda-grpc 0.0.0.0:9090   # KEDA scales Deployments from the decisions (docs/keda.md)
   STACKEYE_RETENTION_DAYS=30 stackeye up --config /etc/stackeye/up.toml
   stackeye up --print-config > /etc/stackeye/up.toml      # every setting, its default and what it does
 

@@ -55,3 +55,18 @@ def test_missing_or_broken_file(tmp_path):
 def test_every_setting_is_documented():
     for name, default, help_ in describe(UpConfig):
         assert help_, f"{name} has no help text"
+
+
+def test_the_keda_scaler_is_off_by_default_and_takes_a_listen_address():
+    assert load(UpConfig, env={}).keda_grpc == ""
+    cfg = load(UpConfig, env={"STACKEYE_KEDA_GRPC": "0.0.0.0:9090", "STACKEYE_KEDA_RECHECK_S": "5s"},
+               flags={"policy": "policies.toml"})
+    assert (cfg.keda_grpc, cfg.keda_recheck_s) == ("0.0.0.0:9090", 5.0)
+    assert load(UpConfig, env={}, flags={"keda_grpc": "off"}).keda_grpc == ""
+    with pytest.raises(ConfigError, match="STACKEYE_KEDA_GRPC: .*HOST:PORT"):
+        load(UpConfig, env={"STACKEYE_KEDA_GRPC": "9090"})
+
+
+def test_the_keda_scaler_needs_a_policy_file():
+    with pytest.raises(ConfigError, match="keda_grpc: .*add --policy FILE"):
+        load(UpConfig, env={}, flags={"keda_grpc": "127.0.0.1:9090"})
