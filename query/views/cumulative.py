@@ -6,7 +6,10 @@ a restart starts a new series with a new start time. The increase of one series 
 end)`` is its last value in the window minus its base: the last value before the window (looked
 for up to :data:`LOOKBACK_S` earlier), else 0 when the series began inside the window or is a key
 its reporter had not seen yet (a status code first answered in the window, while the same agent's
-other series of that metric were reported before it), else its first value in the window. :func:`series_sql` returns one row per series with what that takes;
+other series of that metric were reported before it). A series that began shortly before the
+window (within the lookback) and was first reported inside it counts the share of its first value
+that falls in the window, in proportion to time (an agent that started just before the window);
+an older one with no earlier sample in reach counts from its first value in the window. :func:`series_sql` returns one row per series with what that takes;
 :func:`increases` does the subtraction (bucket by bucket for histograms), so resets never count
 negative and a series that began in the window counts from zero.
 
@@ -30,7 +33,9 @@ TABLES = {"sum": ("otel_metrics_sum", ("Value",)),
 def series_sql(kind: str, metric: str, window: Window, keys: Mapping[str, str], where: str = "") -> str:
     """One row per series of ``metric`` (``kind`` sum or histogram) seen in ``window``: the ``keys``
     (alias → expression) and ``last_X``, ``first_X``, ``pre_X`` of each value column, ``pre`` (samples
-    before the window) and ``fresh`` (the series began inside the window)."""
+    before the window) and ``fresh`` (the series began inside the window). ``where`` selects series
+    (``selected``) without hiding the others: whether a reporter was seen before the window is
+    judged on all its series of the metric."""
     table, values = TABLES[kind]
     ws, we = q.ts(window.start), q.ts(window.end)
     inside = f"TimeUnix >= {ws}"
@@ -40,13 +45,17 @@ def series_sql(kind: str, metric: str, window: Window, keys: Mapping[str, str], 
                  f"argMaxIf({v}, TimeUnix, TimeUnix < {ws}) AS pre_{v}"]
     if kind == "histogram":
         cols.append(f"argMaxIf(ExplicitBounds, TimeUnix, {inside}) AS bounds")
+    ns = "toUnixTimestamp64Nano"
     cols += [f"countIf(TimeUnix < {ws}) AS pre", f"toUInt8(StartTimeUnix >= {ws}) AS fresh",
+             f"if(StartTimeUnix >= {ws} - INTERVAL {LOOKBACK_S} SECOND AND StartTimeUnix < {ws}, "
+             f"({ns}({ws}) - {ns}(StartTimeUnix)) / greatest({ns}(minIf(TimeUnix, {inside})) - {ns}(StartTimeUnix), 1), "
+             "1.0) AS before_share",
              "ServiceName AS series_service", "ResourceAttributes['host.name'] AS series_host",
-             "toString(StartTimeUnix) AS series_start"]
+             "toString(StartTimeUnix) AS series_start", f"max(toUInt8({where or '1'})) AS selected"]
     group = list(keys.values()) + ["ResourceAttributes['host.name']", "Attributes", "StartTimeUnix"]
     return (f"SELECT {', '.join(cols)} FROM {table} "
             f"WHERE MetricName = {q.lit(metric)} AND TimeUnix >= {ws} - INTERVAL {LOOKBACK_S} SECOND "
-            f"AND TimeUnix < {we}{f' AND ({where})' if where else ''} "
+            f"AND TimeUnix < {we} "
             f"GROUP BY {', '.join(group)} HAVING countIf({inside}) > 0")
 
 
@@ -60,8 +69,10 @@ def _increase(row: Mapping, v: str, reported_before: set):
         base = row[f"pre_{v}"]
     elif row["fresh"] or _reporter(row) in reported_before:
         base = [0] * len(last) if isinstance(last, (list, tuple)) else 0
-    else:
-        base = row[f"first_{v}"]
+    else:  # first reported in the window: what of its first value was counted before the window
+        share = min(max(float(row["before_share"]), 0.0), 1.0)
+        first = row[f"first_{v}"]
+        base = [round(int(b) * share) for b in first] if isinstance(first, (list, tuple)) else float(first) * share
     if isinstance(last, (list, tuple)):
         if len(base) != len(last):  # the buckets changed within the series: count it from zero
             base = [0] * len(last)
@@ -77,6 +88,8 @@ def increases(kind: str, rows: Iterable[Mapping], keys: Iterable[str]) -> dict[t
     before = {_reporter(r) for r in rows if r["pre"]}
     out: dict[tuple, dict] = {}
     for row in rows:
+        if not row["selected"]:
+            continue
         key = tuple(row[k] for k in keys)
         if kind == "sum":
             out.setdefault(key, {"value": 0.0})["value"] += _increase(row, "Value", before)

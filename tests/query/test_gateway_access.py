@@ -59,6 +59,11 @@ def loaded(chdb_path):
     again = AccessStats("haproxy", "edge-haproxy", (T0 + dt.timedelta(seconds=200)).timestamp())
     traffic(again, 10, 503, 0.05, server="s1")
     ship(storage, "h3", again.points(), dt.timedelta(seconds=210))
+    # an agent that began 60 s before the window and first reported 30 s into it: 2/3 of its first
+    # count happened before the window
+    late = AccessStats("nginx", "late-start", (T0 - dt.timedelta(seconds=60)).timestamp())
+    traffic(late, 90, 200, 0.01)
+    ship(storage, "h4", late.points(), dt.timedelta(seconds=30))
     yield storage
     storage.close()
 
@@ -89,6 +94,10 @@ def test_haproxy_row_counts_fresh_series_and_resets(loaded):
     assert (r.kind, r.requests) == ("haproxy", 40)
     assert r.status_5xx_rate == pytest.approx(0.25) and r.status_4xx_rate == 0
     assert 25 < r.upstream_p95_ms <= 50
+
+
+def test_a_series_that_began_just_before_the_window_counts_its_share(loaded):
+    assert rows(loaded)["late-start"].requests == 30
 
 
 def test_limit_applies_to_every_row(loaded):
