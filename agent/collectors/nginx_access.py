@@ -40,12 +40,11 @@ def nginx_directive(fmt: str = DEFAULT_FORMAT) -> str:
 @dataclasses.dataclass(frozen=True)
 class NginxAccessConfig:
     enabled: bool = setting(False, "Count nginx's access log per upstream server (status, latency, retries).")
-    path: str = setting("/var/log/nginx/stackeye.log", "Glob of the access log(s) nginx writes in log_format "
-                        "stackeye: add to nginx's http block  " + nginx_directive() +
-                        "  and  access_log /var/log/nginx/stackeye.log stackeye;", "GLOB")
-    log_format: str = setting(DEFAULT_FORMAT, "The log_format string nginx writes (what follows 'log_format "
-                              "stackeye'); any format with $" + ", $".join(REQUIRED) + " works, the upstream "
-                              "ones in double quotes.")
+    path: str = setting("/var/log/nginx/stackeye.log", "Glob of the access log(s) nginx writes with "
+                        "'access_log /var/log/nginx/stackeye.log stackeye;' (log_format stackeye: below).", "GLOB")
+    log_format: str = setting(DEFAULT_FORMAT, "The format nginx writes: paste it into nginx's http block as "
+                              "log_format stackeye '<this string>'; (docs/agent.md). Any format with $" +
+                              ", $".join(REQUIRED) + " works, the upstream ones in double quotes.")
     name: str = setting("nginx", "The gateway's name: resource service.name of its metrics and its row in the "
                                  "gateway view.")
     start_at: str = setting("end", "Read the files from their start (\"beginning\") or only the lines written "

@@ -196,3 +196,9 @@ def test_print_config_shows_the_nginx_log_format():
     text = agent_config.render_toml()
     assert "[collectors.nginx_access]" in text and "[collectors.haproxy_access]" in text
     assert "log_format stackeye" in text and "option httplog" in text
+
+
+def test_agent_help_prints_the_nginx_log_format():
+    from stackeye.cli import agent as agent_cli
+
+    assert nginx_access.nginx_directive() in agent_cli.EPILOG
