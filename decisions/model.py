@@ -110,6 +110,7 @@ class ServerLoad:
     p95_ms: float | None
     consecutive_5xx: int = 0  # 5xx in a row at the end of the window
     callers: int = 1  # distinct callers (services or gateways) whose view is pooled here
+    host: str = ""  # the host the server runs on (instances: host.name; peers, gateway: the address's host)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,6 +18,7 @@ import sys
 _FLAGS = {
     "service_name": "STACKEYE_SERVICE_NAME",
     "service_version": "STACKEYE_SERVICE_VERSION",
+    "service_instance_id": "STACKEYE_SERVICE_INSTANCE_ID",
     "environment": "STACKEYE_ENVIRONMENT",
     "endpoint": "STACKEYE_ENDPOINT",
     "sample_ratio": "STACKEYE_SAMPLE_RATIO",

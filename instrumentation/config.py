@@ -67,6 +67,8 @@ class Config:
 
     service_name: str = ""  # STACKEYE_SERVICE_NAME, OTEL_SERVICE_NAME, service.name in OTEL_RESOURCE_ATTRIBUTES
     service_version: str = ""  # STACKEYE_SERVICE_VERSION, service.version in OTEL_RESOURCE_ATTRIBUTES
+    # STACKEYE_SERVICE_INSTANCE_ID, service.instance.id in OTEL_RESOURCE_ATTRIBUTES; empty: a uuid4 per process
+    service_instance_id: str = ""
     environment: str = ""  # STACKEYE_ENVIRONMENT, deployment.environment(.name) in OTEL_RESOURCE_ATTRIBUTES
     endpoint: str = DEFAULT_ENDPOINT  # STACKEYE_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT (host:port or http://host:port)
     insecure: bool = True  # STACKEYE_INSECURE, OTEL_EXPORTER_OTLP_INSECURE
@@ -97,6 +99,7 @@ class Config:
         v["service_name"] = (_first(env, "STACKEYE_SERVICE_NAME", "OTEL_SERVICE_NAME")
                              or res.get("service.name") or "")
         v["service_version"] = _first(env, "STACKEYE_SERVICE_VERSION") or res.get("service.version", "")
+        v["service_instance_id"] = _first(env, "STACKEYE_SERVICE_INSTANCE_ID") or res.get("service.instance.id", "")
         v["environment"] = (_first(env, "STACKEYE_ENVIRONMENT") or res.get("deployment.environment.name")
                             or res.get("deployment.environment", ""))
         endpoint = _first(env, "STACKEYE_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")

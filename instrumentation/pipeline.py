@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
@@ -42,6 +43,7 @@ from .callstack import CallstackProcessor
 from .config import Config
 from .enrich import Enricher
 from .exporters import SafeLogExporter, SafeMetricExporter, SafeSpanExporter
+from .process_cpu import register as register_process_cpu
 from .stats import DropCountingMetrics
 
 DISTRO_NAME = "stackeye"
@@ -52,8 +54,15 @@ _QUIET_LOGGERS = ("opentelemetry.exporter.otlp.proto.grpc.exporter",)
 _DROP_LOGGER = "opentelemetry.sdk._shared_internal"
 
 
+INSTANCE_ID = "service.instance.id"
+
+
 def build_resource(cfg: Config) -> Resource:
-    """service.*, deployment.environment, host, process, telemetry.sdk/distro; OTEL_* detectors merged."""
+    """service.*, deployment.environment, host, process, telemetry.sdk/distro; OTEL_* detectors merged.
+
+    ``service.instance.id`` tells the replicas of a service apart (the autoscale decisions count
+    them): the configured one, else the one in OTEL_RESOURCE_ATTRIBUTES, else a uuid4 of this
+    process (a forked child draws its own, see :func:`refresh_process_attributes`)."""
     attrs = {"service.name": cfg.service_name, "telemetry.distro.name": DISTRO_NAME,
              "telemetry.distro.version": DISTRO_VERSION, "host.name": socket.gethostname(),
              "host.arch": os.uname().machine if hasattr(os, "uname") else ""}
@@ -62,8 +71,13 @@ def build_resource(cfg: Config) -> Resource:
     if cfg.environment:
         attrs["deployment.environment"] = cfg.environment
         attrs["deployment.environment.name"] = cfg.environment
+    if cfg.service_instance_id:
+        attrs[INSTANCE_ID] = cfg.service_instance_id
     detected = get_aggregated_resources([OTELResourceDetector(), ProcessResourceDetector()], timeout=2)
-    return Resource.create({}).merge(detected).merge(Resource(attrs))
+    base = Resource.create({})  # recent SDKs draw service.instance.id themselves; older ones do not
+    if INSTANCE_ID not in base.attributes:
+        base = base.merge(Resource({INSTANCE_ID: str(uuid.uuid4())}))
+    return base.merge(detected).merge(Resource(attrs))
 
 
 class _OncePerMinute(logging.Filter):
@@ -174,6 +188,7 @@ def build(cfg: Config) -> Pipeline:
         exporter = SafeMetricExporter(metrics)
         reader = PeriodicExportingMetricReader(exporter, export_interval_millis=cfg.metric_interval_ms)
         pipe.meter_provider = MeterProvider(resource=pipe.resource, metric_readers=[reader], shutdown_on_exit=False)
+        register_process_cpu(pipe.meter_provider)
         pipe.exporters.append(exporter)
     if cfg.logs:
         exporter = SafeLogExporter(logs)
@@ -189,12 +204,15 @@ def build(cfg: Config) -> Pipeline:
 
 
 def refresh_process_attributes(pipe: Pipeline) -> None:
-    """After ``fork()``: the child's pid/ppid in every resource the providers hand out.
+    """After ``fork()``: the child's pid/ppid (and, unless one was configured, a service.instance.id
+    of its own: each process is a replica) in every resource the providers hand out.
 
     Tracers, meters and loggers hold their provider's Resource object (the SDK's own fork hook
     may already have swapped the tracer provider's for a merged copy), so each current object is
     updated in place: that is what makes a pre-fork worker's telemetry say which worker it is.
     """
+    # configured: shared by every worker on purpose (the SDK's own fork hook would replace it)
+    instance_id = pipe.cfg.service_instance_id or str(uuid.uuid4())
     resources = [pipe.resource]
     if pipe.tracer_provider is not None:
         resources.append(pipe.tracer_provider.resource)
@@ -208,5 +226,7 @@ def refresh_process_attributes(pipe: Pipeline) -> None:
             if store is not None and "process.pid" in store:
                 store["process.pid"] = os.getpid()
                 store["process.parent_pid"] = os.getppid()
+            if store is not None and INSTANCE_ID in store:
+                store[INSTANCE_ID] = instance_id
         except Exception:
             pass

@@ -203,7 +203,23 @@ ERRORS = Rollup(
     ),
 )
 
-ROLLUPS = (RED, EXTERNAL, DATABASE, OWNERS, HOSTS, ERRORS)
+# A replica: its service.instance.id; a process that reports none is told apart by host and pid.
+INSTANCE = ("if(ResourceAttributes['service.instance.id'] != '', ResourceAttributes['service.instance.id'], "
+            f"concat({q.HOST_NAME}, ':', ResourceAttributes['process.pid']))")
+INSTANCES = Rollup(
+    "instances", 17, "requests, errors and duration of entry spans per service, replica (service.instance.id) "
+    "and host: the autoscale decisions' live replicas",
+    where=f"{q.ENTRY_KIND} OR {q.IS_ROOT}",
+    keys=(
+        Column("ServiceName", _LC, "ServiceName"),
+        Column("InstanceId", _LC, INSTANCE),
+        Column("HostName", _LC, q.HOST_NAME),
+        Column("EntryClass", "UInt8", ENTRY_CLASS),
+    ),
+    states=(_count(), _ERRORS, _DUR_SUM, _DUR_Q),
+)
+
+ROLLUPS = (RED, EXTERNAL, DATABASE, OWNERS, HOSTS, ERRORS, INSTANCES)
 
 
 # -- planning: which table serves which part of a window ---------------------------------------

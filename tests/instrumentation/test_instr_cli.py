@@ -96,4 +96,8 @@ def test_gunicorn_prefork_workers_each_export(stackeye_up, launch, tmp_path):
     rows = stackeye_up.sql(f"SELECT DISTINCT ResourceAttributes['process.pid'] AS pid FROM otel_traces "
                            f"WHERE ServiceName = '{service}' AND SpanAttributes['http.route'] = '/pid'")
     assert {int(r["pid"]) for r in rows} == pids
+    # each worker is a replica of its own for the autoscale decisions
+    q = (f"SELECT uniqExact(ResourceAttributes['service.instance.id']) FROM otel_traces WHERE ServiceName = "
+         f"'{service}' AND SpanAttributes['http.route'] = '/pid'")
+    assert stackeye_up.wait_for_count(q, 3, 60) == 3
     assert app.stop() == 0

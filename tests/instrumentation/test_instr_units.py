@@ -10,7 +10,7 @@ from stackeye.instrumentation.config import Config
 from stackeye.instrumentation.sql import normalize
 
 MODULES = ["auto", "callstack", "cli", "config", "configurator", "distro", "enrich", "exporters", "flask_server",
-           "metrics", "pipeline", "runtime", "sql", "sqlite", "stats"]
+           "metrics", "pipeline", "process_cpu", "runtime", "sql", "sqlite", "stats"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,146 @@
+"""The policy file: one ``[<policy>.<key>]`` TOML table per service or upstream set.
+
+::
+
+    [autoscale.checkout]          # the autoscale policy of service "checkout"
+    min_replicas = 2
+    max_replicas = 20
+    cpu_pct = 60
+
+    [routing.payments]            # how gateways should route to the servers of "payments"
+    source = "peers"
+
+Each table is read with :func:`stackeye.core.config.from_mapping` into the policy's settings
+dataclass (so defaults, units like ``"5m"`` and checks live with the policy), then checked across
+fields by the policy's ``validate``. Every error is a :class:`~stackeye.core.config.ConfigError`
+(exit 2) naming the file, the policy, the key and the field: ``policies.toml:
+autoscale.checkout.max_replicas: must be at least min_replicas (2), got 1``. A file is read whole
+or refused whole: nothing half-applied.
+
+The same document comes as JSON through ``PUT /api/v1/policies``; :func:`save` writes it back as
+TOML (atomically) so the running policy and the file stay one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tempfile
+from typing import Any, Mapping
+
+import tomlkit
+from stackeye.core.config import ConfigError, from_mapping, read_toml, settings as setting_specs
+from stackeye.decisions import registry
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyFile:
+    """The policies in force: ``tables[policy][key]`` is a settings dataclass."""
+
+    path: str = ""  # where it was read from ('' when it came from elsewhere)
+    raw: Mapping[str, Mapping[str, Mapping[str, Any]]] = dataclasses.field(default_factory=dict)  # as written
+    tables: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def keys(self, policy: str) -> list[str]:
+        """The keys (services, upstreams) that have a table of ``policy``."""
+        return sorted(self.tables.get(policy, {}))
+
+    def settings(self, policy: str, key: str):
+        """The table of ``key``, or the policy's defaults when it has none."""
+        table = self.tables.get(policy, {}).get(key)
+        return table if table is not None else defaults(policy, key)
+
+    def resolved(self) -> dict:
+        """Every table with every setting, defaults filled in, values as a policy file writes them."""
+        return {policy: {key: show(table) for key, table in sorted(tables.items())}
+                for policy, tables in sorted(self.tables.items())}
+
+
+def show(table) -> dict:
+    """A settings dataclass as TOML values (durations as ``"5m"``…)."""
+    return {s.name: _plain(s.show(getattr(table, s.name))) for s in setting_specs(type(table))}
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def defaults(policy: str, key: str):
+    """The settings of ``key`` with no table: every default."""
+    return from_mapping(registry.get(policy).settings, {}, key=f"{policy}.{key}")
+
+
+def _unknown_policy(name: str, source: str) -> ConfigError:
+    near = difflib.get_close_matches(name, registry.POLICIES, n=1)
+    hint = f"did you mean [{near[0]}.<key>]?" if near else f"policies: {', '.join(registry.POLICIES)}"
+    return ConfigError(name, f"unknown policy [{name}]; {hint}", where=source)
+
+
+def from_mapping_doc(doc: Mapping[str, Any], source: str = "", path: str = "") -> PolicyFile:
+    """A policy file from its parsed document (TOML or the API's JSON); ``source`` names it in errors."""
+    where = source or path or "policies"
+    if not isinstance(doc, Mapping):
+        raise ConfigError("", f"{where}: expected tables like [autoscale.<service>], got {doc!r}")
+    tables: dict[str, dict[str, Any]] = {}
+    for name, by_key in doc.items():
+        if name not in registry.POLICIES:
+            raise _unknown_policy(str(name), where)
+        policy = registry.get(name)
+        if not isinstance(by_key, Mapping) or any(not isinstance(t, Mapping) for t in by_key.values()):
+            raise ConfigError(name, f"expected one [{name}.<{policy.key_noun}>] table per {policy.key_noun}, e.g. "
+                                    f"[{name}.checkout]", where=f"{where}: {name}")
+        for key, table in by_key.items():
+            settings = from_mapping(policy.settings, table, key=f"{name}.{key}", source=where)
+            problems = policy.validate(settings)
+            if problems:
+                field, problem = problems[0]
+                path_ = f"{name}.{key}.{field}"
+                raise ConfigError(path_, problem, where=f"{where}: {path_}")
+            tables.setdefault(name, {})[str(key)] = settings
+    return PolicyFile(path, {k: {kk: dict(vv) for kk, vv in v.items()} for k, v in doc.items()}, tables)
+
+
+def load(path: str) -> PolicyFile:
+    """The policy file at ``path`` (ConfigError naming file, policy, key and field when it is bad)."""
+    try:
+        doc = read_toml(path)
+    except ConfigError as exc:  # read_toml speaks of --config: this is the policy file
+        raise ConfigError("policy", exc.problem.replace("config file", "policy file"), where="--policy") from None
+    return from_mapping_doc(doc, source=path, path=path)
+
+
+def dumps(policies: PolicyFile) -> str:
+    """The policies as TOML, as written (``[autoscale.checkout]`` tables)."""
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment("stackeye decision policies (docs/decisions.md); PUT /api/v1/policies rewrites this file"))
+    for name, by_key in policies.raw.items():
+        outer = tomlkit.table(is_super_table=True)
+        for key, table in by_key.items():
+            inner = tomlkit.table()
+            for k, v in table.items():
+                inner.add(k, v)
+            outer.add(key, inner)
+        doc.add(name, outer)
+    return tomlkit.dumps(doc)
+
+
+def save(policies: PolicyFile, path: str) -> None:
+    """Write ``policies`` to ``path`` atomically (a reader sees the old file or the new one)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".policies-", suffix=".toml", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(dumps(policies))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
