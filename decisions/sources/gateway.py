@@ -13,7 +13,8 @@ every gateway that reports the upstream, so routing works for upstreams that sen
   counted by linear interpolation (observations assumed spread evenly within a bucket);
 - consecutive 5xx: the latest gauge value in the window, the largest over gateways (each gateway
   counts the run of 5xx it saw; the worst view wins, as a proxy that ejects on its own would);
-- callers: the gateways (name and host) whose view is pooled.
+- callers: the gateways (name and host) whose view is pooled;
+- host: the host of a ``host:port`` address ("" for HAProxy's server names and unix sockets).
 """
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ from stackeye.query.views.params import Window
 SOURCE = "gateway"
 KEYS = {"gateway": "ServiceName", "host": "ResourceAttributes['host.name']",
         "server": "Attributes['server.address']"}
+
+
+def address_host(server: str) -> str:
+    """``10.0.0.1:80`` → ``10.0.0.1``, ``[::1]:80`` → ``::1``; "" when the server is no host:port."""
+    host, sep, port = server.rpartition(":")
+    if not sep or not port.isdigit() or server.startswith("unix:"):
+        return ""
+    return host.strip("[]")
 
 
 def _rows(source, sql: str) -> list[dict]:
@@ -65,5 +74,5 @@ GROUP BY server, ServiceName, ResourceAttributes['host.name']""")
             slow_calls=int(round(cumulative.count_above(hist["bounds"], hist["buckets"], threshold_s))) if measured else 0,
             mean_ms=round(hist["sum"] / hist["count"] * 1000, 3) if measured else None,
             p95_ms=round(cumulative.quantile(hist["bounds"], hist["buckets"], 0.95) * 1000, 3) if measured else None,
-            consecutive_5xx=run_5xx.get(server, 0), callers=len(callers)))
+            consecutive_5xx=run_5xx.get(server, 0), callers=len(callers), host=address_host(server)))
     return out

@@ -11,6 +11,7 @@ import pytest
 from stackeye.agent import otlp
 from stackeye.agent.access_log import AccessRecord, AccessStats, Attempt
 from stackeye.core.signals import Signal
+from stackeye.decisions import sources
 from stackeye.decisions.model import ServerLoad
 from stackeye.decisions.sources import gateway
 from stackeye.query.views.params import Window
@@ -61,10 +62,11 @@ def storage(chdb_path):
 
 
 def test_servers_pooled_over_gateways(storage):
-    loads = {l.server: l for l in gateway.server_loads(storage, "shop", Settings(), WINDOW)}
+    loads = {l.server: l for l in sources.server_loads("gateway", storage, "shop", Settings(), WINDOW)}
     assert set(loads) == {"10.0.0.1:80", "10.0.0.2:80"}
     one, two = loads["10.0.0.1:80"], loads["10.0.0.2:80"]
     assert isinstance(one, ServerLoad) and one.source == "gateway" and one.upstream == "shop"
+    assert one.host == "10.0.0.1"
     assert (one.requests, one.errors, one.status_5xx, one.slow_calls, one.callers) == (60, 0, 0, 0, 2)
     assert one.mean_ms == pytest.approx((40 * 10 + 20 * 20) / 60, abs=1e-3)
     assert (two.requests, two.errors, two.status_5xx, two.callers) == (20, 9, 9, 2)
@@ -86,3 +88,8 @@ def test_other_upstreams_and_empty_windows(storage):
 
 def test_upstream_names_are_quoted(storage):
     assert gateway.server_loads(storage, "x' OR 1=1 --", Settings(), WINDOW) == []
+
+
+def test_address_host():
+    assert [gateway.address_host(s) for s in ("10.0.0.1:80", "[::1]:8080", "s1", "unix:/run/a.sock", "app:x")] == [
+        "10.0.0.1", "::1", "", "", ""]
