@@ -1,7 +1,8 @@
 """``stackeye up``: every stage in one process, on chDB.
 
     OTLP gRPC/HTTP → Receiver → Spool (durable) → Writer → Storage (chDB)
-                                                        ↘ HTTP API (health, SQL, views, /metrics)
+                                                        ↘ HTTP API (health, SQL, views, decisions, /metrics)
+                                                        ↘ decision scheduler (with --policy FILE)
 
 Shutdown runs the other way: stop accepting, drain the spool into storage, close the store.
 """
@@ -11,6 +12,8 @@ import dataclasses
 import logging
 import os
 
+from stackeye.app import decisions_api
+from stackeye.app.decisions import DecisionService, load_policies
 from stackeye.app.query_limits import query_limits
 from stackeye.app.up_config import UpConfig
 from stackeye.collector.ingest.grpc_services import mount_all
@@ -40,6 +43,8 @@ class Context:
     queue: object = None
     writer: Writer | None = None
     receiver: Receiver | None = None
+    decisions: DecisionService | None = None  # the evaluator, its policies and scheduler
+    openapi_paths: dict = dataclasses.field(default_factory=dict)  # routes added above the query layer
 
 
 class EmbeddedApp:
@@ -51,6 +56,7 @@ class EmbeddedApp:
     def start(self) -> Context:
         cfg = self.config
         url = parse_storage_url(cfg.storage_url())
+        policies = load_policies(cfg.policy)  # a bad policy file stops here (exit 2), before anything runs
         metrics = PipelineMetrics()
         log.info("opening storage %s", url.redacted())
         storage = open_storage(url, SchemaOptions(ttl_days=cfg.retention_days),
@@ -67,6 +73,7 @@ class EmbeddedApp:
                         WriterConfig(cfg.batch_max_records, cfg.batch_max_bytes, cfg.batch_max_wait_s))
         receiver = Receiver(queue, metrics, IngestLimits(cfg.max_request_bytes), Authenticator(cfg.tokens))
         ctx = self.context = Context(cfg, storage, url.redacted(), metrics, queue, writer, receiver)
+        ctx.decisions = DecisionService(storage, metrics.registry, policies, cfg.decide_interval)
         writer.start()
         try:
             grpc_server = OtlpGrpcServer(receiver, cfg.otlp_grpc)
@@ -75,13 +82,16 @@ class EmbeddedApp:
             if cfg.otlp_http:
                 self._servers.append(HTTPServer(otlp_http_router(receiver), cfg.otlp_http, "OTLP/HTTP",
                                                 max_body_bytes=2 * cfg.max_request_bytes))
-            self._api = HTTPServer(api_router(ctx), cfg.http, "API")
+            router = api_router(ctx)
+            decisions_api.register(router, ctx)
+            self._api = HTTPServer(router, cfg.http, "API")
         except Exception:
             self.stop()
             raise
         for server in self._servers:
             server.start()
         self._api.start()
+        ctx.decisions.start()
         return ctx
 
     def stop(self) -> None:
@@ -92,6 +102,8 @@ class EmbeddedApp:
         self._servers.clear()
         if ctx is None:
             return
+        if ctx.decisions:
+            ctx.decisions.stop()
         if ctx.writer:
             log.info("draining %d queued bytes into storage", ctx.queue.depth()[1])
             ctx.writer.stop(drain=True)

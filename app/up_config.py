@@ -39,6 +39,11 @@ class UpConfig:
                                           "quarter of the RAM, 256 MiB to 8 GiB)", unit=SIZE, positive=True)
     query_max_threads: int = setting(QueryLimits.max_threads, "threads of one query from the API and CLI (sized to "
                                      "the machine: half the cores)", positive=True)
+    policy: str = setting("", "decision policy file ([autoscale.<service>], [routing.<upstream>] tables, see "
+                              "docs/decisions.md): evaluated every decide_interval, decisions kept in "
+                              "stackeye_decisions; PUT /api/v1/policies rewrites it", "FILE")
+    decide_interval: float = setting(15.0, "how often the policies of --policy are evaluated", unit=DURATION,
+                                     positive=True)
 
     def storage_url(self) -> str:
         return self.clickhouse or "chdb://" + os.path.abspath(os.path.join(self.data_dir, "clickhouse"))

@@ -17,6 +17,8 @@ EPILOG = """examples:
 
 # One line per subcommand: the module stackeye.cli.decide_<name>.
 SUBCOMMANDS = [
+    "autoscale",
+    "routing",
 ]
 
 

@@ -87,3 +87,11 @@ def _table(obj, key: str, lines: list[str]) -> None:
             for name, (cls, doc) in s.sections().items():
                 lines += ["", f"# {doc}" if doc else f"# {s.options.section_noun} {name}", f"[{path}.{name}]"]
                 _table(sections.get(name) or cls(), f"{path}.{name}", lines)
+
+
+def render_table(obj, path: str) -> str:
+    """One ``[path]`` table of ``obj``'s settings (no flags, no environment: e.g. a policy file's
+    ``[autoscale.<service>]``), commented like :func:`render_toml`."""
+    lines = [f"[{path}]"]
+    _table(obj, path, lines)
+    return "\n".join(lines) + "\n"

@@ -25,7 +25,7 @@ from typing import Callable
 from stackeye.decisions import inputs, registry, sources
 from stackeye.decisions.policy_file import PolicyFile
 from stackeye.decisions.store import DecisionStore, Evaluation, Outcome
-from stackeye.query.views.params import Window
+from stackeye.query.views.params import ParamError, Window, parse_duration, parse_time
 
 log = logging.getLogger("stackeye.decisions")
 UTC = dt.timezone.utc
@@ -52,11 +52,13 @@ class Round:
 
 class Evaluator:
     def __init__(self, storage, policies: PolicyFile | None = None,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)):
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC), policy_of=registry.get):
+        """``policy_of(name) -> Policy``: the registry (a backtest or a test may hand in others)."""
         self.storage = storage
         self.store = DecisionStore(storage)
         self.clock = clock
-        self._policies = policies or PolicyFile()
+        self.policy_of = policy_of
+        self._policies = policies or PolicyFile(policy_of=policy_of)
         self._lock = threading.Lock()
 
     @property
@@ -81,7 +83,7 @@ class Evaluator:
         return [o.decision for e in evaluations for o in e.outcomes]
 
     def _autoscale(self, service: str | None, at: dt.datetime) -> list[Evaluation]:
-        policy, policies = registry.get("autoscale"), self._policies
+        policy, policies = self.policy_of("autoscale"), self._policies
         if service:
             keys = [service]
         else:
@@ -95,7 +97,7 @@ class Evaluator:
             groups = {k: getattr(settings[k], "kafka_group", "") for k in names}
             for load in inputs.service_loads(self.storage, _window(at, seconds), names, groups):
                 loads[load.service] = load
-        states = self.store.states_at("autoscale", keys, at)
+        states = self.store.states_at("autoscale", keys, at, policy.state_type)
         out = []
         for key in keys:
             state = states.get(key) or policy.state_type()
@@ -117,10 +119,10 @@ class Evaluator:
         return [o.decision for o in evaluation.outcomes]
 
     def _routing(self, upstream: str, at: dt.datetime) -> Evaluation:
-        policy = registry.get("routing")
+        policy = self.policy_of("routing")
         settings = self._policies.settings("routing", upstream)
         loads = sources.server_loads(settings.source, self.storage, upstream, settings, _window(at, settings.window))
-        state = self.store.state_at("routing", upstream, at) or policy.state_type()
+        state = self.store.state_at("routing", upstream, at, policy.state_type) or policy.state_type()
         decisions, new_state = policy.decide(tuple(loads), settings, state, at)
         before = self.store.last_decisions("routing", upstream, at)
         outcomes = []
@@ -155,9 +157,24 @@ class Evaluator:
     # -- history ---------------------------------------------------------------------------------
     def history(self, kind: str, key: str | None = None, since: dt.datetime | None = None,
                 until: dt.datetime | None = None, changed_only: bool = False, limit: int = 1000) -> list[dict]:
-        registry.get(kind)  # an unknown kind is a KeyError naming the kinds
+        self.policy_of(kind)  # an unknown kind is a KeyError naming the kinds
         return self.store.history(kind, key, since, until, changed_only, limit)
 
 
 def _window(at: dt.datetime, seconds: float) -> Window:
     return Window(at - dt.timedelta(seconds=float(seconds)), at)
+
+
+def parse_at(text: str | None, now: dt.datetime | None = None, param: str = "at") -> dt.datetime | None:
+    """``--at`` / ``?at=``: RFC 3339 (``2026-11-26T10:00:00Z``) or ``-DURATION`` before now (``-2h``);
+    None or empty: now. A bad one is a ParamError naming ``param``."""
+    if text in (None, ""):
+        return None
+    text = str(text).strip()
+    if text.startswith("-"):
+        return (now or dt.datetime.now(UTC)) - parse_duration(text[1:], param)
+    try:
+        return parse_time(text, param)
+    except ParamError:
+        raise ParamError(param, f"{text!r} is neither an RFC 3339 time (2026-11-26T10:00:00Z) nor -DURATION "
+                                "before now (-2h)") from None

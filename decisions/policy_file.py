@@ -26,10 +26,12 @@ import dataclasses
 import difflib
 import os
 import tempfile
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import tomlkit
-from stackeye.core.config import ConfigError, from_mapping, read_toml, settings as setting_specs
+from stackeye.core.config import ConfigError, from_mapping, read_toml
+from stackeye.core.config import settings as setting_specs
+from stackeye.core.config_sample import render_table
 from stackeye.decisions import registry
 
 
@@ -45,10 +47,12 @@ class PolicyFile:
         """The keys (services, upstreams) that have a table of ``policy``."""
         return sorted(self.tables.get(policy, {}))
 
+    policy_of: Callable[[str], Any] = registry.get  # name -> Policy
+
     def settings(self, policy: str, key: str):
         """The table of ``key``, or the policy's defaults when it has none."""
         table = self.tables.get(policy, {}).get(key)
-        return table if table is not None else defaults(policy, key)
+        return table if table is not None else defaults(policy, key, self.policy_of)
 
     def resolved(self) -> dict:
         """Every table with every setting, defaults filled in, values as a policy file writes them."""
@@ -69,27 +73,30 @@ def _plain(value):
     return value
 
 
-def defaults(policy: str, key: str):
+def defaults(policy: str, key: str, policy_of: Callable[[str], Any] = registry.get):
     """The settings of ``key`` with no table: every default."""
-    return from_mapping(registry.get(policy).settings, {}, key=f"{policy}.{key}")
+    return from_mapping(policy_of(policy).settings, {}, key=f"{policy}.{key}")
 
 
-def _unknown_policy(name: str, source: str) -> ConfigError:
-    near = difflib.get_close_matches(name, registry.POLICIES, n=1)
-    hint = f"did you mean [{near[0]}.<key>]?" if near else f"policies: {', '.join(registry.POLICIES)}"
+def _unknown_policy(name: str, source: str, names: Sequence[str]) -> ConfigError:
+    near = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean [{near[0]}.<key>]?" if near else f"policies: {', '.join(names)}"
     return ConfigError(name, f"unknown policy [{name}]; {hint}", where=source)
 
 
-def from_mapping_doc(doc: Mapping[str, Any], source: str = "", path: str = "") -> PolicyFile:
-    """A policy file from its parsed document (TOML or the API's JSON); ``source`` names it in errors."""
+def from_mapping_doc(doc: Mapping[str, Any], source: str = "", path: str = "",
+                     policy_of: Callable[[str], Any] = registry.get, names: Sequence[str] | None = None) -> PolicyFile:
+    """A policy file from its parsed document (TOML or the API's JSON); ``source`` names it in errors.
+    ``policy_of`` and ``names``: the policies known (default: the registry's)."""
+    names = list(names if names is not None else registry.POLICIES)
     where = source or path or "policies"
     if not isinstance(doc, Mapping):
         raise ConfigError("", f"{where}: expected tables like [autoscale.<service>], got {doc!r}")
     tables: dict[str, dict[str, Any]] = {}
     for name, by_key in doc.items():
-        if name not in registry.POLICIES:
-            raise _unknown_policy(str(name), where)
-        policy = registry.get(name)
+        if name not in names:
+            raise _unknown_policy(str(name), where, names)
+        policy = policy_of(name)
         if not isinstance(by_key, Mapping) or any(not isinstance(t, Mapping) for t in by_key.values()):
             raise ConfigError(name, f"expected one [{name}.<{policy.key_noun}>] table per {policy.key_noun}, e.g. "
                                     f"[{name}.checkout]", where=f"{where}: {name}")
@@ -101,16 +108,17 @@ def from_mapping_doc(doc: Mapping[str, Any], source: str = "", path: str = "") -
                 path_ = f"{name}.{key}.{field}"
                 raise ConfigError(path_, problem, where=f"{where}: {path_}")
             tables.setdefault(name, {})[str(key)] = settings
-    return PolicyFile(path, {k: {kk: dict(vv) for kk, vv in v.items()} for k, v in doc.items()}, tables)
+    return PolicyFile(path, {k: {kk: dict(vv) for kk, vv in v.items()} for k, v in doc.items()}, tables, policy_of)
 
 
-def load(path: str) -> PolicyFile:
-    """The policy file at ``path`` (ConfigError naming file, policy, key and field when it is bad)."""
+def load(path: str, **known) -> PolicyFile:
+    """The policy file at ``path`` (ConfigError naming file, policy, key and field when it is bad);
+    ``known``: ``policy_of``/``names`` as :func:`from_mapping_doc` takes them."""
     try:
         doc = read_toml(path)
     except ConfigError as exc:  # read_toml speaks of --config: this is the policy file
         raise ConfigError("policy", exc.problem.replace("config file", "policy file"), where="--policy") from None
-    return from_mapping_doc(doc, source=path, path=path)
+    return from_mapping_doc(doc, source=path, path=path, **known)
 
 
 def dumps(policies: PolicyFile) -> str:
@@ -144,3 +152,22 @@ def save(policies: PolicyFile, path: str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+EXAMPLE_KEY = "checkout"
+
+
+def sample(policies: Sequence[str] | None = None, policy_of: Callable[[str], Any] = registry.get) -> str:
+    """A policy file with every setting of each policy, its default and what it does (commented
+    TOML, generated from the settings dataclasses: docs/decisions.md embeds it)."""
+    parts = ["# stackeye decision policies: one table per service ([autoscale.<service>]) or upstream set",
+             "# ([routing.<upstream>]); every key is optional, these are the defaults.", ""]
+    for name in policies or registry.POLICIES:
+        policy = policy_of(name)
+        parts.append(f"# [{name}.<{policy.key_noun}>]: {policy.summary}")
+        parts.append(render_table(defaults(name, EXAMPLE_KEY, policy_of), f"{name}.{EXAMPLE_KEY}"))
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":  # the sample policy file (docs/decisions.md)
+    print(sample(), end="")

@@ -32,7 +32,7 @@ def register(router, context) -> None:
 
     @router.route("GET", "/api/v1/openapi.json")
     def openapi(req: Request) -> Response:
-        return Response.json(openapi_doc())
+        return Response.json(openapi_doc(getattr(context, "openapi_paths", None)))
 
 
 def run_view(storage, name: str, query: dict) -> dict:
@@ -76,7 +76,8 @@ def _row_schema(view) -> dict:
             "required": [f.name for f in dataclasses.fields(view.row)]}
 
 
-def openapi_doc() -> dict:
+def openapi_doc(extra_paths: dict | None = None) -> dict:
+    """``extra_paths``: the OpenAPI paths of routes registered above the query layer (decisions)."""
     error = {"description": "a bad parameter, or over a query limit", "content": {"application/json": {"schema": {
         "type": "object", "properties": {"error": {"type": "string"}, "parameter": {"type": "string"},
                                          "limit": {"type": "string"}}}}}}
@@ -104,4 +105,5 @@ def openapi_doc() -> dict:
                                                      "from": {"type": "string"}, "to": {"type": "string"},
                                                      "next_offset": {"type": ["integer", "null"]}}}}}},
                 "400": error}}}
+    paths.update(extra_paths or {})
     return {"openapi": "3.1.0", "info": {"title": "stackeye API", "version": __version__}, "paths": paths}
