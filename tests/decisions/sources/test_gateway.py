@@ -93,3 +93,19 @@ def test_upstream_names_are_quoted(storage):
 def test_address_host():
     assert [gateway.address_host(s) for s in ("10.0.0.1:80", "[::1]:8080", "s1", "unix:/run/a.sock", "app:x")] == [
         "10.0.0.1", "::1", "", "", ""]
+
+
+def test_the_evaluator_routes_on_the_gateway_source(storage):
+    """What `stackeye decide routing --upstream other` and the API run: a [routing.<upstream>] table
+    with source = "gateway" (the routing policy here is the evaluator tests' double: eject on 5 in a row)."""
+    from stackeye.decisions import policy_file
+    from stackeye.decisions.evaluate import Evaluator
+    from support.fake_policies import KNOWN, policy_of
+
+    doc = {"routing": {"other": {"source": "gateway", "window": "5m"}, "shop": {"source": "gateway", "window": "5m"}}}
+    ev = Evaluator(storage, policy_file.from_mapping_doc(doc, **KNOWN), policy_of=policy_of)
+    at = WINDOW.end
+    (other,) = ev.routing("other", at=at, persist=False)
+    assert (other.server, other.state, other.weight) == ("10.0.0.9:80", "ejected", 0)
+    shop = {d.server: d.state for d in ev.routing("shop", at=at, persist=False)}
+    assert shop == {"10.0.0.1:80": "active", "10.0.0.2:80": "active"}  # 3 in a row is under the double's 5
