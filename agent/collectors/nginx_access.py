@@ -12,7 +12,8 @@ agent reads exactly what nginx was told to write. nginx's multi-value upstream v
 entry per attempt: ``a:80, b:80`` for a retry within one upstream group, ``a:80 : b:80`` when an
 internal redirect went to another group; each attempt counts for its own server (all of them under
 ``$proxy_host``, the only group name nginx logs). ``-`` means "none": no upstream, no status, or no
-time measured.
+time measured. When no server of a group was live nginx writes the group's name as the address:
+the client's 502 counts for the gateway, no server is charged.
 """
 from __future__ import annotations
 
@@ -108,8 +109,8 @@ def parse_fields(fields: dict[str, str]) -> AccessRecord:
     times = _entries(fields["upstream_response_time"])
     attempts = []
     for i, addr in enumerate(addrs):
-        if addr == "-":
-            continue
+        if addr == "-" or (addr == upstream and ":" not in addr):
+            continue  # no upstream; or nginx wrote the group's name: no server of it was live
         attempts.append(Attempt(upstream, addr, _status(statuses[i]) if i < len(statuses) else None,
                                 _seconds(times[i]) if i < len(times) else None))
     return AccessRecord(status, _seconds(fields["request_time"]), tuple(attempts))

@@ -42,6 +42,13 @@ def test_nginx_request_without_upstream():
     assert rec == AccessRecord(404, 0.0, ())
 
 
+def test_nginx_no_live_server_charges_no_server_but_a_direct_address_is_one():
+    rec = nginx('2026-12-02T19:00:00+00:00 502 0.000 GET shop "shop" "502" "0.000" h')
+    assert rec == AccessRecord(502, 0.0, ())
+    rec = nginx('2026-12-02T19:00:00+00:00 200 0.001 GET 127.0.0.1:8080 "127.0.0.1:8080" "200" "0.001" h')
+    assert rec.attempts == (Attempt("127.0.0.1:8080", "127.0.0.1:8080", 200, 0.001),)
+
+
 def test_nginx_unix_socket_upstream_keeps_its_address():
     rec = nginx('2026-12-02T19:00:00+00:00 200 0.003 GET app "unix:/run/app.sock" "200" "0.002" h')
     assert rec.attempts == (Attempt("app", "unix:/run/app.sock", 200, 0.002),)
