@@ -209,3 +209,16 @@ def test_agent_help_prints_the_nginx_log_format():
     from stackeye.cli import agent as agent_cli
 
     assert nginx_access.nginx_directive() in agent_cli.EPILOG
+
+
+def test_cli_exits_2_naming_a_log_format_without_the_upstream_variables(tmp_path):
+    import subprocess
+    import sys
+
+    conf = tmp_path / "agent.toml"
+    conf.write_text('collector = "127.0.0.1:4317"\n[collectors.nginx_access]\nenabled = true\n'
+                    'log_format = "$status $request_time"\n')
+    proc = subprocess.run([sys.executable, "-m", "stackeye.cli.main", "agent", "print-config", "--config", str(conf)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "collectors.nginx_access.log_format" in proc.stderr and "log_format stackeye '" in proc.stderr
