@@ -13,6 +13,9 @@ How nothing is lost or read twice:
   to the disk queue, and they point at the start of any multi-line record still being joined. A
   restart resumes at exactly the next unshipped byte.
 - Only whole lines are read; a line still being written waits for its newline.
+
+A tailer whose ``state_path`` is None keeps its offsets in memory only: the access-log collectors
+count what they read into cumulative sums that start again with the agent anyway.
 """
 from __future__ import annotations
 
@@ -105,7 +108,7 @@ def _fingerprint(f, length: int) -> tuple[str, int]:
 class LogTailer:
     """Call :meth:`poll` periodically; complete records go to ``emit`` (which must persist them)."""
 
-    def __init__(self, sources: Iterable[LogSource], state_path: str, emit: Callable[[list[Record]], None],
+    def __init__(self, sources: Iterable[LogSource], state_path: str | None, emit: Callable[[list[Record]], None],
                  clock: Callable[[], float] = time.time, max_batch: int = 1000):
         self.sources = list(sources)
         self.state_path = state_path
@@ -121,6 +124,8 @@ class LogTailer:
 
     # -- state ---------------------------------------------------------------------------------
     def _load_state(self) -> dict:
+        if self.state_path is None:
+            return {}
         try:
             with open(self.state_path) as f:
                 doc = json.load(f)
@@ -132,6 +137,8 @@ class LogTailer:
             return {}
 
     def save_state(self) -> None:
+        if self.state_path is None:
+            return
         files = [{"path": t.path, "dev": t.dev, "ino": t.ino, "offset": t.commit_offset,
                   "fingerprint": t.fingerprint, "fp_len": t.fp_len} for t in self.files.values()]
         tmp = self.state_path + ".tmp"

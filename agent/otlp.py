@@ -75,27 +75,39 @@ def _kv(attrs: Mapping[str, object]) -> list[KeyValue]:
 
 def metrics_request(resource: Mapping[str, str], points: Iterable[Point], time_s: float,
                     scope: str = SCOPE) -> ExportMetricsServiceRequest:
-    """One request: one resource, one scope, one Metric per name (its points as data points)."""
+    """One request: per resource (the host's, plus each point's own attributes), one scope and one
+    Metric per name (its points as data points)."""
     req = ExportMetricsServiceRequest()
-    rm = req.resource_metrics.add()
-    rm.resource.attributes.extend(_kv(resource))
-    sm = rm.scope_metrics.add()
-    sm.scope.name, sm.scope.version = scope, __version__
     t_ns = int(time_s * 1e9)
-    by_name: dict[str, metrics_pb2.Metric] = {}
+    groups: dict[tuple, tuple[object, dict[str, metrics_pb2.Metric]]] = {}
     for p in points:
+        key = tuple(sorted(p.resource.items()))
+        if key not in groups:
+            rm = req.resource_metrics.add()
+            rm.resource.attributes.extend(_kv({**resource, **p.resource}))
+            sm = rm.scope_metrics.add()
+            sm.scope.name, sm.scope.version = scope, __version__
+            groups[key] = (sm, {})
+        sm, by_name = groups[key]
         m = by_name.get(p.name)
         if m is None:
             m = sm.metrics.add(name=p.name, unit=p.unit)
             if p.kind == "sum":
                 m.sum.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
                 m.sum.is_monotonic = p.monotonic
+            elif p.kind == "histogram":
+                m.histogram.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
             by_name[p.name] = m
-        dp = m.sum.data_points.add() if p.kind == "sum" else m.gauge.data_points.add()
+        if p.kind == "histogram":
+            dp = m.histogram.data_points.add(count=p.count, sum=p.value)
+            dp.explicit_bounds.extend(p.bounds)
+            dp.bucket_counts.extend(p.buckets)
+        else:
+            dp = m.sum.data_points.add() if p.kind == "sum" else m.gauge.data_points.add()
+            dp.as_double = p.value
         dp.time_unix_nano = t_ns
         if p.start is not None:
             dp.start_time_unix_nano = int(p.start * 1e9)
-        dp.as_double = p.value
         dp.attributes.extend(_kv(p.attrs))
     return req
 

@@ -26,6 +26,7 @@ log = logging.getLogger("stackeye.agent")
 MODULES = [
     "cpu", "memory", "load", "disk", "filesystem", "network", "processes", "process",
     "nginx", "redis", "mysql", "postgres", "kafka", "jolokia",
+    "nginx_access", "haproxy_access",
 ]
 
 

@@ -12,6 +12,11 @@ EPILOG = """examples:
   stackeye agent --collector 10.0.0.5:4317 --token $TOKEN
   stackeye agent --config /etc/stackeye/agent.toml
   stackeye agent --collector 10.0.0.5:4317 --logs '/var/log/app/*.log' --enable redis --interval 10s
+  stackeye agent --collector 10.0.0.5:4317 --enable nginx_access --enable haproxy_access
+      # nginx_access reads /var/log/nginx/stackeye.log; have nginx write it (in its http block) with:
+      #   log_format stackeye '$time_iso8601 $status $request_time $request_method $proxy_host "$upstream_addr" "$upstream_status" "$upstream_response_time" $host';
+      #   access_log /var/log/nginx/stackeye.log stackeye;
+      # haproxy_access reads /var/log/haproxy.log: option httplog (docs/agent.md)
   stackeye agent print-config > /etc/stackeye/agent.toml     # every option with its default
   stackeye agent install-service --dry-run                    # print the systemd unit
   stackeye agent install-service --config /etc/stackeye/agent.toml
