@@ -63,7 +63,7 @@ class ServiceLoad:
 class Recommendation:
     """One target's view: the replica count it asks for, and why."""
 
-    target: str  # cpu | rps | latency | kafka_lag | forecast
+    target: str  # cpu | rps | latency_p95 | latency_p99 | kafka_lag | forecast
     observed: float | None  # per replica for cpu/rps/kafka_lag, the fleet's p95/p99 ms for latency
     goal: float
     desired: int | None  # None: the metric is missing (HPA's missing-metric rules decide)
@@ -87,7 +87,7 @@ class AutoscaleState:
     """What an autoscale policy carries between evaluations of one service."""
 
     recommendations: tuple[tuple[float, int], ...] = ()  # (epoch s, desired before stabilization), within the longest window
-    scale_events: tuple[tuple[float, int], ...] = ()  # (epoch s, replicas after the change), for step-policy periods
+    scale_events: tuple[tuple[float, int], ...] = ()  # (epoch s, replicas added + or removed −), for step-policy periods
     last_desired: int | None = None
 
 

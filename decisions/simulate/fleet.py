@@ -21,24 +21,11 @@ import math
 
 import numpy as np
 
+from stackeye.decisions.queueing import erlang_c
 from stackeye.decisions.simulate.router import route
 from stackeye.decisions.simulate.scenarios import Scenario
 
 OK, FAILED, TIMED_OUT = 200, 500, 504
-
-
-def erlang_c(workers: int, offered: float) -> float:
-    """Probability that an arriving request waits in an M/M/c queue (``offered`` = λ·S, in erlangs)."""
-    if offered <= 0:
-        return 0.0
-    if offered >= workers:
-        return 1.0
-    term, total = 1.0, 1.0
-    for k in range(1, workers):
-        term *= offered / k
-        total += term
-    top = term * offered / workers * workers / (workers - offered)
-    return top / (total + top)
 
 
 @dataclasses.dataclass

@@ -12,8 +12,9 @@ import pytest
 from stackeye.cli.main import main
 from support.decision_data import gauge, insert, spans
 from support.fake_registry import fake_policies  # noqa: F401 (fixture)
+from support import recent
 
-AT = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc)
+AT = recent.at(9, 0)
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def _policy(tmp_path, text):
 
 def test_autoscale_as_json_and_table(data, tmp_path, capsys, fake_policies):  # noqa: F811
     policy = _policy(tmp_path, "[autoscale.checkout]\ncpu_pct = 60\n")
-    args = ["decide", "autoscale", "--clickhouse", data, "--policy", policy, "--at", "2026-12-01T09:00:00Z"]
+    args = ["decide", "autoscale", "--clickhouse", data, "--policy", policy, "--at", recent.iso(AT)]
     assert main(args + ["--format", "json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert (row["service"], row["current_replicas"], row["desired_replicas"], row["limiting_target"]) == \
@@ -46,7 +47,7 @@ def test_autoscale_as_json_and_table(data, tmp_path, capsys, fake_policies):  # 
 
 def test_routing_needs_an_upstream_and_lists_servers(data, capsys, fake_policies):  # noqa: F811
     assert main(["decide", "routing", "--upstream", "checkout", "--clickhouse", data, "--at",
-                 "2026-12-01T09:00:00Z", "--format", "csv"]) == 0
+                 recent.iso(AT), "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines == ["upstream,server,weight,state,breaker,reason",
                      "checkout,r0,100,active,closed,healthy", "checkout,r1,100,active,closed,healthy"]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from support import recent
 
 # stackeye's policies (decisions/autoscale.py, routing.py) come from wip/policies; until they are merged
 # there is no policy to simulate or replay.
@@ -15,7 +16,7 @@ pytest.importorskip("stackeye.decisions.routing", reason="needs the routing poli
 
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-START = "2026-12-01T09:00:00+00:00"
+START = recent.at(9).isoformat()
 
 
 def run(*args, timeout=300):
@@ -37,7 +38,7 @@ def data(tmp_path_factory):
 def backtest(data, *extra):
     return run("-m", "stackeye.cli.main", "--log-level", "warning", "decide", "backtest", "--kind", "autoscale",
                "--data-dir", str(data / "data"), "--policy", str(data / "p.toml"),
-               "--from", "2026-12-01T09:01:00Z", "--to", "2026-12-01T09:19:00Z", "--step", "30s", *extra)
+               "--from", recent.iso(recent.at(9, 1)), "--to", recent.iso(recent.at(9, 19)), "--step", "30s", *extra)
 
 
 def test_prints_the_changes_with_reasons_and_plots(data):
@@ -45,7 +46,7 @@ def test_prints_the_changes_with_reasons_and_plots(data):
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.splitlines()
     assert lines[0].split()[:4] == ["at", "load_rps", "replicas", "p95_ms"]
-    assert "2026-12-01T09:01:00Z" in lines[2] and "3→5" in lines[2]
+    assert recent.iso(recent.at(9, 1)) in lines[2] and "3→5" in lines[2]
     with open(data / "bt.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 

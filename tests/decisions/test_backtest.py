@@ -10,6 +10,7 @@ from stackeye.decisions import policy_file
 from stackeye.decisions.evaluate import Evaluator
 from stackeye.decisions.replay import MemoryStore, Replay
 from support.backtest_history import POLICY, SERVICE, load
+from support import recent
 
 # stackeye's policies (decisions/autoscale.py, routing.py) come from wip/policies; until they are merged
 # there is no policy to simulate or replay.
@@ -17,7 +18,7 @@ pytest.importorskip("stackeye.decisions.autoscale", reason="needs the autoscale 
 pytest.importorskip("stackeye.decisions.routing", reason="needs the routing policy (wip/policies)")
 
 
-START = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc)
+START = recent.at(9, 0)
 
 
 @pytest.fixture(scope="module")

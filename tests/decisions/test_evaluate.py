@@ -14,8 +14,9 @@ from stackeye.decisions.evaluate import Evaluator, parse_at
 from stackeye.query.views.params import ParamError
 from support.decision_data import gauge, insert, spans
 from support.fake_policies import KNOWN, ROUTING, policy_of
+from support import recent
 
-T1 = dt.datetime(2026, 12, 1, 9, 0, 0, tzinfo=dt.timezone.utc)
+T1 = recent.at(9, 0, 0)
 S = dt.timedelta(seconds=1)
 POLICIES = {"autoscale": {"checkout": {"cpu_pct": 60, "max_replicas": 10}}, "routing": {"checkout": {}}}
 
@@ -121,7 +122,7 @@ def test_one_failing_policy_does_not_stop_the_others(chdb_storage):
 
 
 def test_parse_at():
-    now = dt.datetime(2026, 12, 1, 12, tzinfo=dt.timezone.utc)
+    now = recent.at(12)
     assert parse_at(None) is None and parse_at("") is None
     assert parse_at("-2h", now) == now - dt.timedelta(hours=2)
     assert parse_at("2026-11-26T10:00:00Z") == dt.datetime(2026, 11, 26, 10, tzinfo=dt.timezone.utc)

@@ -9,12 +9,13 @@ import pytest
 from stackeye.decisions import policy_file, registry
 from stackeye.decisions.evaluate import Evaluator
 from support.decision_data import gauge, insert, spans
+from support import recent
 
 pytestmark = pytest.mark.skipif(
     any(importlib.util.find_spec(f"stackeye.decisions.{n}") is None for n in registry.POLICIES),
     reason="the policies (wip/policies) are not in this tree yet")
 
-T1 = dt.datetime(2026, 12, 1, 9, 0, 0, tzinfo=dt.timezone.utc)
+T1 = recent.at(9, 0, 0)
 S = dt.timedelta(seconds=1)
 
 

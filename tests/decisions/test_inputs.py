@@ -7,8 +7,9 @@ import pytest
 from stackeye.decisions.inputs import service_loads
 from stackeye.query.views.params import Window
 from support.decision_data import gauge, insert, spans
+from support import recent
 
-AT = dt.datetime(2026, 12, 1, 10, 0, 30, tzinfo=dt.timezone.utc)  # not on a minute: raw edges and rollups both serve
+AT = recent.at(10, 0, 30)  # not on a minute: raw edges and rollups both serve
 WINDOW = Window(AT - dt.timedelta(seconds=60), AT)
 T0 = AT - dt.timedelta(seconds=50)
 

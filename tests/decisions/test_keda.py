@@ -17,8 +17,9 @@ from stackeye.decisions.policy_file import PolicyFile
 from stackeye.proto.keda import externalscaler_pb2 as pb
 from stackeye.proto.keda import externalscaler_pb2_grpc as pb_grpc
 from support.wait import wait_until
+from support import recent
 
-NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.timezone.utc)
+NOW = recent.at(12, 0)
 
 
 class HpaLikePolicy:

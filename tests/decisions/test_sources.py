@@ -8,8 +8,9 @@ import pytest
 from stackeye.decisions import model, sources
 from stackeye.query.views.params import Window
 from support.decision_data import CLIENT, insert, spans
+from support import recent
 
-AT = dt.datetime(2026, 12, 1, 12, 0, 40, tzinfo=dt.timezone.utc)
+AT = recent.at(12, 0, 40)
 WINDOW = Window(AT - dt.timedelta(seconds=30), AT)
 T0 = AT - dt.timedelta(seconds=20)
 

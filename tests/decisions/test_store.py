@@ -11,8 +11,9 @@ from stackeye.decisions.model import (
     ServerState,
 )
 from stackeye.decisions.store import DecisionStore, Evaluation, Outcome
+from support import recent
 
-T = dt.datetime(2026, 12, 1, 8, 0, 0, tzinfo=dt.timezone.utc)
+T = recent.at(8, 0, 0)
 
 
 def _decision(at, desired, current=3):
@@ -49,10 +50,10 @@ def test_history_newest_first_with_the_decision_as_json(chdb_storage):
     store = DecisionStore(chdb_storage())
     store.record([_evaluation(T, 5), _evaluation(T + dt.timedelta(seconds=15), 3)])
     rows = store.history("autoscale", "checkout")
-    assert [r["time"] for r in rows] == ["2026-12-01T08:00:15Z", "2026-12-01T08:00:00Z"]
+    assert [r["time"] for r in rows] == [recent.iso(T + dt.timedelta(seconds=15)), recent.iso(T)]
     assert rows[1]["decision"]["desired_replicas"] == 5 and rows[1]["changed"] is True
     assert rows[1]["decision"]["recommendations"][0]["target"] == "cpu"
-    assert [r["time"] for r in store.history("autoscale", changed_only=True)] == ["2026-12-01T08:00:00Z"]
+    assert [r["time"] for r in store.history("autoscale", changed_only=True)] == [recent.iso(T)]
     assert store.history("autoscale", since=T + dt.timedelta(seconds=1))[0]["decision"]["desired_replicas"] == 3
     assert store.history("routing") == []
 
@@ -67,6 +68,6 @@ def test_last_decisions_per_subject_before_an_instant(chdb_storage):
 def test_a_state_that_no_longer_decodes_starts_over(chdb_storage, caplog):
     storage = chdb_storage()
     storage.query("INSERT INTO stackeye_decisions (Kind, Key, Subject, Time, State) VALUES "
-                  "('routing', 'x', '', '2026-12-01 08:00:00', '{\"servers\": [1, 2]}')", readonly=False)
+                  f"('routing', 'x', '', '{T:%Y-%m-%d %H:%M:%S}', '{{\"servers\": [1, 2]}}')", readonly=False)
     assert DecisionStore(storage).state_at("routing", "x", T, RoutingState) is None
     assert "does not load" in caplog.text

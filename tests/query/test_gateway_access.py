@@ -12,9 +12,10 @@ from stackeye.agent.access_log import AccessRecord, AccessStats, Attempt
 from stackeye.agent.model import Point
 from stackeye.core.signals import Signal
 from stackeye.query.views import cumulative, registry
+from support import recent
 
-T0 = dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.timezone.utc)
-WINDOW = {"from": "2026-12-02T10:00:00Z", "to": "2026-12-02T10:10:00Z"}
+T0 = recent.at(10, 0)
+WINDOW = {"from": recent.iso(T0), "to": recent.iso(T0 + dt.timedelta(minutes=10))}
 _seq = iter(range(10**6))
 
 

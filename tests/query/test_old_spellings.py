@@ -1,9 +1,13 @@
 """Rows written by older exporters (SPAN_KIND_SERVER, STATUS_CODE_ERROR) count the same."""
 from __future__ import annotations
 
-from stackeye.query.views import registry
+import datetime as dt
 
-WINDOW = {"from": "2026-11-26T09:00:00Z", "to": "2026-11-26T10:00:00Z"}
+from stackeye.query.views import registry
+from support.query_expected import END
+
+START = END - dt.timedelta(hours=1)  # recent: within the tables' retention
+WINDOW = {"from": START.isoformat(), "to": END.isoformat()}
 
 
 def test_old_kind_and_status_spellings(empty_storage):
@@ -13,7 +17,7 @@ def test_old_kind_and_status_spellings(empty_storage):
                                         ("Server", "Error"), ("SPAN_KIND_CONSUMER", "STATUS_CODE_UNSET"),
                                         ("SPAN_KIND_CLIENT", "STATUS_CODE_ERROR")]):
         attrs = "{'server.address': 'api.example.com', 'server.port': '443'}" if "CLIENT" in kind else "{}"
-        values.append(f"('2026-11-26 09:30:{i:02d}', 't{i}', 's{i}', '', 'op', '{kind}', 'legacy', "
+        values.append(f"('{START:%Y-%m-%d} {START.hour:02d}:30:{i:02d}', 't{i}', 's{i}', '', 'op', '{kind}', 'legacy', "
                       f"{{'host.name': 'h1'}}, {attrs}, {(i + 1) * 1_000_000}, '{status}')")
     st.execute("INSERT INTO otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, "
                "ResourceAttributes, SpanAttributes, Duration, StatusCode) VALUES " + ", ".join(values))

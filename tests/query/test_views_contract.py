@@ -6,12 +6,17 @@ the view's rows, or 400 whose message names the parameter at fault (or the query
 over), never 500. A curated list first, then Hypothesis-generated values and combinations."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stackeye.query.views import registry
 from stackeye.query.views.params import Param
-from support.demo_up import WINDOW, http_view, view_params
+from support.demo_up import END_AT, WINDOW, http_view, view_params
+
+H = dt.timedelta(hours=1)
+CET = dt.timezone(H)
 
 VIEWS = registry.VIEWS
 TIME_NAMES = ("since", "from", "to")
@@ -23,16 +28,17 @@ ANY_BAD = [
 ]
 TIME_GOOD = {
     "since": ["15m", "1h", "24h", "7d", "500ms", "30s", " 2h ", "1.5h"],
-    "from": [WINDOW["from"], "2026-11-26T09:00:00+01:00", "2026-11-26T08:00:00", "2026-11-26 08:00:00z"],
-    "to": [WINDOW["to"], "2026-11-26T11:05:00+01:00", "2026-11-26T10:05:00.123456Z"],
+    "from": [WINDOW["from"], (END_AT - 2 * H).astimezone(CET).isoformat(), (END_AT - 2 * H).strftime("%Y-%m-%dT%H:%M:%S"),
+             (END_AT - 2 * H).strftime("%Y-%m-%d %H:%M:%Sz")],
+    "to": [WINDOW["to"], (END_AT + H / 12).astimezone(CET).isoformat(), (END_AT + H / 12).strftime("%Y-%m-%dT%H:%M:%S.123456Z")],
 }
 TIME_BAD = {
     "since": ["0m", "-1h", "1y", "soon", "32d", "99999999999d", "9" * 30 + "w", "1h30m", "1e3s"],
     "from": ["2026-13-01T00:00:00Z", "yesterday", "2026-11-26T25:00:00Z", "2026-11-26T10:00:00+25:00",
              "0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00",
-             "9999-12-31T23:59:59Z", "2026-11-26T10:05:00Z", "1764000000"],
-    "to": ["2026-11-26T07:00:00Z", "2026-13-01T00:00:00Z", "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00Z",
-           "2027-11-26T00:00:00Z", "now"],
+             "9999-12-31T23:59:59Z", WINDOW["to"], "1764000000"],
+    "to": [(END_AT - 3 * H).strftime("%Y-%m-%dT%H:%M:%SZ"), "2026-13-01T00:00:00Z", "9999-12-31T23:59:59-01:00",
+           "0001-01-01T00:00:00Z", (END_AT + 365 * 24 * H).strftime("%Y-%m-%dT%H:%M:%SZ"), "now"],
 }
 
 
@@ -121,7 +127,7 @@ def test_every_parameter_with_good_and_bad_values(demo_up, with_rows, name):
     ("0001-01-01T00:00:00Z", "0001-01-02T00:00:00Z"), ("1899-12-31T00:00:00Z", "1900-01-02T00:00:00Z"),
     ("1969-12-31T23:00:00Z", "1970-01-01T01:00:00Z"), ("2106-02-07T00:00:00Z", "2106-02-08T00:00:00Z"),
     ("2299-12-31T00:00:00Z", "2300-01-01T00:00:00Z"), ("9999-12-30T00:00:00Z", "9999-12-31T23:59:59.999999Z"),
-    ("2026-11-26T10:00:00Z", "2026-11-26T10:00:00.000001Z"),
+    (END_AT.strftime("%Y-%m-%dT%H:%M:%SZ"), END_AT.strftime("%Y-%m-%dT%H:%M:%S.000001Z")),
 ])
 def test_time_ranges_at_the_edges_of_the_calendar(demo_up, with_rows, name, window):
     params = {**with_rows[name], "from": window[0], "to": window[1]}

@@ -2,6 +2,7 @@
 over OTLP/gRPC, and how to ask its views over HTTP."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import urllib.parse
 
@@ -10,10 +11,17 @@ from stackeye.query.views import registry
 
 from support.wait import wait_until
 
+from . import query_expected
 from .server import StackeyeServer
 
-END = "2026-11-26T10:00:00Z"
-WINDOW = {"from": "2026-11-26T08:00:00Z", "to": "2026-11-26T10:05:00Z"}  # holds every span
+
+def iso(t: dt.datetime, fmt: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
+    return t.astimezone(dt.timezone.utc).strftime(fmt)
+
+
+END_AT = query_expected.END  # a whole hour a day ago (within the tables' retention)
+END = iso(END_AT)
+WINDOW = {"from": iso(END_AT - dt.timedelta(hours=2)), "to": iso(END_AT + dt.timedelta(minutes=5))}  # every span
 SPANS = 3000
 
 

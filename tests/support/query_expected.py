@@ -9,8 +9,10 @@ from stackeye.query import demo_data as d
 
 ENTRY = (d.SERVER, d.CONSUMER)
 
-# The data set of tests/query: the views are checked against it.
-END = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.timezone.utc)
+# The data set of tests/query: the views are checked against it. It ends at a whole hour a day ago:
+# recent enough that the tables' retention (TTL, 7 days by default) never removes part of it, and
+# the same for every test of a run.
+END = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
 SPEC = d.DemoSpec(spans=4000, end=END, hours=2.0, seed=42, error_every=9)
 # A window that holds every span: the data starts at END - 2 h and its last traces end a few
 # seconds after END.

@@ -8,14 +8,8 @@ import numpy as np
 import pytest
 
 from stackeye.decisions.simulate import scenarios
-from stackeye.decisions.simulate.fleet import FAILED, OK, TIMED_OUT, Fleet, erlang_c
+from stackeye.decisions.simulate.fleet import FAILED, OK, TIMED_OUT, Fleet
 from stackeye.decisions.simulate.router import route
-
-
-def test_erlang_c_reference_values():
-    assert erlang_c(1, 0.5) == pytest.approx(0.5)  # M/M/1: P(wait) = ρ
-    assert erlang_c(2, 1.0) == pytest.approx(1 / 3)  # c=2, a=1: (1/2·2) / (1 + 1 + 1)
-    assert erlang_c(2, 2.0) == 1.0 and erlang_c(3, 0) == 0.0
 
 
 def test_same_seed_same_traffic_other_seed_other_traffic():

@@ -12,8 +12,9 @@ from stackeye.decisions.simulate import scenarios
 from stackeye.decisions.simulate.aggregate import Window
 from stackeye.decisions.simulate.fleet import Fleet
 from stackeye.decisions.simulate.pipeline import PipelineSink
+from support import recent
 
-EPOCH = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
+EPOCH = recent.at(12, 0)
 
 
 @pytest.fixture(scope="module")

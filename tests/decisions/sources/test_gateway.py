@@ -15,8 +15,9 @@ from stackeye.decisions import sources
 from stackeye.decisions.model import ServerLoad
 from stackeye.decisions.sources import gateway
 from stackeye.query.views.params import Window
+from support import recent
 
-T0 = dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.timezone.utc)
+T0 = recent.at(10, 0)
 WINDOW = Window(T0, T0 + dt.timedelta(minutes=5))
 
 
