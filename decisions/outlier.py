@@ -15,8 +15,9 @@ off (enforcing 0 %, threshold 85 %, 5 hosts) because each proxy sees only its ow
 relies on the success-rate rule instead. That rule barely catches one bad server in a small set:
 with σ taken over n servers, a single outlier is at most √(n − 1) σ below the mean — 2 σ for 5
 servers, and only when the other four are identical — so against the 1.9 factor a replica failing
-half its calls among five is ejected or not by the noise of its peers. stackeye pools every caller's calls over the window (hundreds per server), so an absolute
-failure percentage is a sound sample even for one server: it is on by default at **20 %, from one
+half its calls among five is ejected or not by the noise of its peers. stackeye pools every
+caller's calls over the window (hundreds per server), so an absolute failure percentage is a sound
+sample even for one server: it is on by default at **20 %, from one
 host of 50 calls**. 20 % rather than 50 %: the window dilutes a server that just turned bad (one
 failing half its calls shows 20 % twelve seconds into a 30 s window), and a server failing a fifth
 of its calls while its peers do not is an outlier worth ejecting. The success-rate rule keeps
