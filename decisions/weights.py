@@ -36,7 +36,7 @@ from typing import Sequence
 
 from stackeye.decisions.model import ServerLoad
 
-SNAP = 0.5  # a smoothed weight this close to its target takes it (the int decision would not change)
+SNAP = 1.0  # a smoothed weight within one unit of its target takes it (smoothing alone only nears it)
 
 
 def latency_ms(load: ServerLoad) -> float | None:

@@ -30,7 +30,7 @@ def run(steps, settings=S, state=None, every_s=5.0):
 
 def test_a_slow_server_loses_weight_step_by_step_to_the_floor_and_recovers():
     slow = [[load("a"), load("b"), load("c"), load("d", p95=900)]] * 10
-    fast = [[load("a"), load("b"), load("c"), load("d", p95=100)]] * 8
+    fast = [[load("a"), load("b"), load("c"), load("d", p95=100)]] * 10
     out, _ = run(slow + fast)
     w = [step["d"].weight for step in out]
     down, up = w[:10], w[10:]
