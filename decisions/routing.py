@@ -11,7 +11,9 @@ this order of precedence:
 3. **breaker** (:mod:`.breaker`, Sentinel's circuit breaker): open → weight 0, state ``ejected``
    (a gateway should send it nothing; ``breaker`` says it is the breaker, not an ejection);
    half-open → state ``active`` at the probe weight ``min_weight``; a passed probe closes it and the
-   server climbs from ``min_weight`` in slow start.
+   server climbs from ``min_weight`` in slow start. ``max_ejection_percent`` bounds ejections only,
+   as in Envoy; breakers have no such bound, as in Sentinel: a server the cap keeps in is still cut
+   by its own breaker, and when every server is cut gateways spread over all of them (panic routing).
 4. **weight** (:mod:`.weights`): latency and failure rate against the set's medians, smoothed and
    limited per step, between ``min_weight`` and ``max_weight``.
 
