@@ -17,12 +17,11 @@ this order of precedence:
 4. **weight** (:mod:`.weights`): latency and failure rate against the set's medians, smoothed and
    limited per step, between ``min_weight`` and ``max_weight``.
 
-One decision per server in ``loads``, plus one per server absent from them that is not serving
-(ejected, breaker not closed, drained) or came back this evaluation: an ejected server gets no calls
-and so may vanish from the window, and a gateway still needs to be told about it. Such servers stay in
-the state while they are out and while their ejection multiplier has not decayed to 0 (a server
-that flaps keeps its growing ejection time); a server absent and plainly healthy is forgotten. With
-no loads at all there is no upstream to name and no decision, but the state still moves on.
+One decision per server in ``loads``, plus one per absent server that is not serving (ejected,
+breaker not closed, drained) or came back this evaluation: an ejected server gets no calls, so it
+may vanish from the window, and gateways must still hear of it. Such servers stay in the state while
+out and until their ejection multiplier has decayed to 0 (a flapping server keeps its growing
+ejection time); an absent healthy server is forgotten. No loads: no upstream to name, no decision.
 """
 from __future__ import annotations
 
@@ -43,17 +42,15 @@ ACTIVE, EJECTED, DRAINED = "active", "ejected", "drained"
 class RoutingSettings:
     """One ``[routing.<upstream>]`` table."""
 
-    source: str = setting("instances", "where the servers and their calls come from: instances (SERVER spans "
-                          "per replica), peers (callers' CLIENT spans per host:port), gateway (access logs)",
-                          choices=SOURCES)
+    source: str = setting("instances", "where the servers come from: instances (SERVER spans), peers "
+                          "(callers' CLIENT spans), gateway (access logs)", choices=SOURCES)
     service: str = setting("", "the service whose servers make up the set (default: the table's key)")
-    peers: tuple[str, ...] = setting((), "peers source: the host:port servers of the set (default: every "
-                                         "address the service answers as)")
+    peers: tuple[str, ...] = setting((), "peers source: the set's host:port servers (default: the service's)")
     window: float = setting(30.0, "the window of calls each evaluation judges", unit=DURATION, positive=True)
     slow_call_ms: float = setting(1000.0, "a call slower than this (ms) is a slow call (breaker)", positive=True)
     max_weight: int = setting(100, "the weight of a server as good as its peers", positive=True)
-    min_weight: int = setting(5, "the floor of a serving server's weight, and the probe weight of a half-open "
-                                 "breaker or a server back from ejection (so it is still measured)", minimum=1)
+    min_weight: int = setting(5, "the floor of a serving server's weight (so it is still measured), and the "
+                                 "probe weight", minimum=1)
     smoothing: float = setting(0.5, "exponential smoothing of the weight (alpha: 1 jumps to the target)",
                                positive=True, maximum=1.0)
     max_step: int = setting(25, "the most a weight changes in one evaluation, either way", positive=True)
@@ -65,14 +62,13 @@ class RoutingSettings:
                                            "to this power", positive=True)
     consecutive_5xx: int = setting(5, "this many 5xx in a row eject a server (0: off)", minimum=0)
     failure_percentage_threshold: float = setting(
-        20.0, "a server with at least this % of its calls failed is ejected (0: off; Envoy's 85 %, "
-              "off by default there: see stackeye.decisions.outlier)", minimum=0.0, maximum=100.0)
+        20.0, "a server with at least this % of its calls failed is ejected (0: off; why not Envoy's: see "
+              "stackeye.decisions.outlier)", minimum=0.0, maximum=100.0)
     failure_percentage_min_hosts: int = setting(1, "failure-percentage ejection needs this many servers with "
                                                    "the request volume", minimum=1)
     failure_percentage_request_volume: int = setting(50, "calls in the window a server needs for "
                                                          "failure-percentage ejection", minimum=1)
-    success_rate_stdev_factor: float = setting(1.9, "success-rate ejection below mean − factor × stdev",
-                                               positive=True)
+    success_rate_stdev_factor: float = setting(1.9, "success-rate ejection below mean − this × stdev", positive=True)
     success_rate_min_hosts: int = setting(5, "success-rate ejection needs this many servers with the "
                                              "request volume", minimum=1)
     success_rate_request_volume: int = setting(100, "calls in the window a server needs for success-rate "

@@ -65,7 +65,7 @@ def test_failure_target_falls_linearly_to_the_floor_at_the_ejection_threshold(er
 
 
 def test_the_mean_stands_in_for_a_missing_p95():
-    loads = [dataclasses.replace(load(s), p95_ms=None) for s in "ab"] + [dataclasses.replace(load("c", p95=500), p95_ms=None)]
+    loads = [dataclasses.replace(ld, p95_ms=None) for ld in (load("a"), load("b"), load("c", p95=500))]
     stats = set_stats(loads, S.min_requests)
     assert stats.median_latency_ms == pytest.approx(60.0)
     assert target(loads[2], stats, 100.0, S).latency_ratio == pytest.approx(5.0)
