@@ -121,6 +121,9 @@ class ServerState:
     breaker: str = "closed"  # closed | open | half_open
     breaker_since: float = 0.0  # epoch s of the last transition
     drained: bool = False
+    healthy_since: float = 0.0  # epoch s the ejection multiplier's decay counts from (back in, or its last decay)
+    slow_start: bool = False  # back from an ejection or an open breaker: climbing from min_weight
+    cause: str = ""  # why it is ejected or its breaker open (the sentence the later decisions repeat)
 
 
 @dataclasses.dataclass(frozen=True)
