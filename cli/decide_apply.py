@@ -121,7 +121,7 @@ def run_routing(args) -> int:
         from stackeye.decisions.actuators import haproxy_runtime
         from stackeye.decisions.gateways import haproxy
 
-        wanted = haproxy.settings(args.upstream, rows, options)
+        wanted = haproxy.settings(args.upstream, rows, options, need_address=False)
         backend = haproxy.backend_name(args.upstream, options)
         report = haproxy_runtime.apply(haproxy_runtime.RuntimeAPI(args.haproxy_socket), backend, wanted,
                                        dry_run=not args.apply)

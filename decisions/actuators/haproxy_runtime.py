@@ -148,10 +148,11 @@ def plan(backend: str, wanted: list[ServerSetting], now: dict[str, ServerNow]) -
     by_address = {s.address: s for s in now.values()}
     out = []
     for w in wanted:
-        current = now.get(w.name) or by_address.get(w.address)
+        current = now.get(w.name) or (by_address.get(w.address) if w.address else None)
         if current is None:
-            out.append(ServerResult(w.server, "", "failed", message=f"backend {backend} has no server {w.name} "
-                                    f"nor one at {w.address}: add it to haproxy.cfg"))
+            at = f" nor one at {w.address}" if w.address else " (and --server-map gives it no address)"
+            out.append(ServerResult(w.server, "", "failed", message=f"backend {backend} has no server {w.name}"
+                                    f"{at}: add it to haproxy.cfg"))
             continue
         w = dataclasses.replace(w, name=current.name)
         cmds = commands(backend, w, weight=current.weight != w.weight, state=current.state != w.state)

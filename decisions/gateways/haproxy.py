@@ -39,7 +39,7 @@ class ServerSetting:
 
     name: str
     server: str  # the decision's server
-    address: str  # host:port
+    address: str  # host:port; "" when unknown (the runtime applier then finds the server by name alone)
     weight: int  # 0..256
     state: str  # ready | drain | maint
 
@@ -51,8 +51,10 @@ def backend_name(upstream: str, options: RenderOptions) -> str:
     return name
 
 
-def settings(upstream: str, decisions, options: RenderOptions) -> list[ServerSetting]:
-    servers = targets(upstream, decisions, options)
+def settings(upstream: str, decisions, options: RenderOptions, need_address: bool = True) -> list[ServerSetting]:
+    """Per decision, what its HAProxy server should be set to; ``need_address=False`` for the runtime
+    API, where a server named like the decision's server needs no address."""
+    servers = targets(upstream, decisions, options, need_address)
     if not servers:
         raise RenderError(f"no routing decisions for upstream {upstream!r}: nothing to render (is the upstream "
                           "name right? `stackeye decide routing --upstream NAME` lists its servers)")
@@ -63,7 +65,7 @@ def settings(upstream: str, decisions, options: RenderOptions) -> list[ServerSet
         if t.name in seen:
             raise RenderError(f"servers {seen[t.name]!r} and {t.server!r} would both be HAProxy server {t.name!r}")
         seen[t.name] = t.server
-        out.append(ServerSetting(t.name, t.server, str(t.address), round(t.weight * scale), STATE_OF_MODE[t.mode]))
+        out.append(ServerSetting(t.name, t.server, str(t.address or ""), round(t.weight * scale), STATE_OF_MODE[t.mode]))
     return out
 
 

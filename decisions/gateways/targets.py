@@ -46,7 +46,7 @@ class RenderOptions:
 @dataclasses.dataclass(frozen=True)
 class Target:
     server: str  # the decision's server (instance id or host:port)
-    address: Address
+    address: Address | None  # None only when asked for without addresses (a server found by its name)
     weight: int  # the decision's weight, 0..max_weight
     mode: str  # one of MODES
 
@@ -69,14 +69,23 @@ def mode_of(decision: RoutingDecision) -> str:
     return "ready"
 
 
-def targets(upstream: str, decisions: Iterable, options: RenderOptions) -> list[Target]:
-    """The targets of ``upstream``'s decisions (others are left out), in the decisions' order."""
+def targets(upstream: str, decisions: Iterable, options: RenderOptions, need_address: bool = True) -> list[Target]:
+    """The targets of ``upstream``'s decisions (others are left out), in the decisions' order.
+
+    ``need_address=False``: a server that has no address gets None rather than an error (HAProxy's
+    runtime API finds servers by name)."""
     out = []
     for row in decisions:
         d = as_decision(row)
         if d.upstream != upstream:
             continue
-        out.append(Target(d.server, address_of(d.server, options.server_map), max(0, int(d.weight)), mode_of(d)))
+        try:
+            address = address_of(d.server, options.server_map)
+        except RenderError:
+            if need_address or d.server in options.server_map:
+                raise
+            address = None
+        out.append(Target(d.server, address, max(0, int(d.weight)), mode_of(d)))
     return out
 
 
