@@ -22,6 +22,7 @@ SUBCOMMANDS = [
     "routing",
     "backtest",
     "simulate",
+    "apply",
 ]
 
 
