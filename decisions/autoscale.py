@@ -205,8 +205,9 @@ def decide(load: ServiceLoad, s: AutoscaleSettings, state: AutoscaleState, now: 
     elif stabilized != raw:
         limiting = "stabilization"
         window = s.scale_down_stabilization if stabilized > raw else s.scale_up_stabilization
-        rule = f"the highest recommendation of the last {window:g}s is {stabilized}" if stabilized > raw else \
-            f"the lowest recommendation of the last {window:g}s is {stabilized}"
+        seen = [r for ts, r in state.recommendations if ts > t - window] + [raw]
+        rule = f"the last {window:g}s recommended up to {max(seen)}, so no scale-down below {stabilized}" \
+            if stabilized > raw else f"the last {window:g}s recommended as few as {min(seen)}, so no more than {stabilized}"
     elif winner in by_name and by_name[winner].desired == current and "tolerance" in by_name[winner].note:
         limiting, rule = "tolerance", "within tolerance"
     else:

@@ -36,8 +36,10 @@ def default_policy_text(scenario: Scenario) -> str:
                 f"[autoscale.{s.service}]\n"
                 f"min_replicas = {s.min_replicas}\n"
                 f"max_replicas = {s.max_replicas}\n"
+                f"window = \"30s\"\n"
                 f"cpu_pct = 60\n"
-                f"latency_p95_ms = {s.slo_p95_ms:g}\n")
+                f"latency_p95_ms = {s.slo_p95_ms:g}\n"
+                f"concurrency = {s.replica.workers}  # requests a replica serves at once (its workers)\n")
     return (f"# stackeye decide simulate --scenario {s.name}: the policy it runs unless --policy is given\n"
             f"[routing.{s.service}]\n"
             f"source = \"instances\"\n"

@@ -9,10 +9,6 @@ import sys
 import pytest
 from support import recent
 
-# stackeye's policies (decisions/autoscale.py, routing.py) come from wip/policies; until they are merged
-# there is no policy to simulate or replay.
-pytest.importorskip("stackeye.decisions.autoscale", reason="needs the autoscale policy (wip/policies)")
-pytest.importorskip("stackeye.decisions.routing", reason="needs the routing policy (wip/policies)")
 
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

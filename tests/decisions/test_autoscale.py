@@ -53,7 +53,7 @@ def test_scale_down_waits_for_the_stabilization_window():
     for after in (15, 120, 299):
         d, state = decide(s, quiet, state, NOW + dt.timedelta(seconds=after))
         assert (d.desired_replicas, d.limiting_target) == (5, "stabilization"), d.reason
-    assert "highest recommendation of the last 300s is 5" in d.reason
+    assert "the last 300s recommended up to 5, so no scale-down below 5" in d.reason
     d, state = decide(s, quiet, state, NOW + dt.timedelta(seconds=301))
     assert d.desired_replicas == 1, d.reason
 
@@ -117,8 +117,8 @@ def test_the_latency_slo_sizes_replicas_with_the_queueing_model():
 def test_more_replicas_do_not_help_a_slow_service():
     s = AutoscaleSettings(latency_p95_ms=100)
     d, _ = decide(s, load([None] * 4, rps=1, p95=400))  # almost no queueing: the time is in the service
-    assert d.desired_replicas == 4
     assert "more replicas cannot meet" in d.recommendations[0].note
+    assert d.desired_replicas < 4  # it asks for no more, only the fewest that get within 10 % of the best
 
 
 def test_the_forecast_scales_ahead_of_a_known_ramp():

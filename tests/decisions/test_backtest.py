@@ -12,10 +12,6 @@ from stackeye.decisions.replay import MemoryStore, Replay
 from support.backtest_history import POLICY, SERVICE, load
 from support import recent
 
-# stackeye's policies (decisions/autoscale.py, routing.py) come from wip/policies; until they are merged
-# there is no policy to simulate or replay.
-pytest.importorskip("stackeye.decisions.autoscale", reason="needs the autoscale policy (wip/policies)")
-pytest.importorskip("stackeye.decisions.routing", reason="needs the routing policy (wip/policies)")
 
 
 START = recent.at(9, 0)
