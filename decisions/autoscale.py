@@ -12,7 +12,10 @@ policies, bounds):
   ratio: each replica is taken as an M/M/c queue whose service time is fitted to the observed
   rate, replicas and quantile, and the recommendation is the fewest replicas whose predicted
   quantile is within the SLO less the tolerance (:mod:`.queueing`). When the service time alone
-  exceeds the SLO the target says that more replicas will not help, and does not ask for them;
+  exceeds the SLO the target says that more replicas will not help, and asks only for the fewest
+  that get within the tolerance of the best the service can do. A saturated fleet (fitted
+  utilization above 90 %) has a latency that is backlog and a demand it cannot show: the target
+  asks for twice the replicas (the step limits apply) and sizes from the latency once out of it;
 - ``kafka_lag_per_replica`` — messages behind per replica for the consumer group ``kafka_group``;
 - the **forecast** — the growth from now to ``forecast_lead`` ahead on previous days at the same time
   (:mod:`.forecast`) times what the load-based targets ask, so a daily ramp is met early.
@@ -34,6 +37,7 @@ from stackeye.decisions.model import AutoscaleDecision, AutoscaleState, Recommen
 
 DEFAULT_CPU_PCT = 60.0
 SATURATED = 0.9  # fitted utilization above which the latency is taken as backlog
+SATURATED_GROWTH = 2.0  # what a saturated fleet asks for (the step limits still apply)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,10 +105,11 @@ def _latency(load: ServiceLoad, s: AutoscaleSettings, name: str, slo: float) -> 
     model = queueing.fit(rate, current, s.concurrency, load.mean_ms, observed, q)
     fitted = f"fitted service time {model.busy_s * 1000:.0f} ms at {rate:.1f} req/s"
     if model.utilization(rate, current) > SATURATED:
-        # a saturated fleet's latency is its backlog, not a steady queue; what it serves is its capacity
-        busy = s.concurrency * current / rate
-        model = queueing.Model(s.concurrency, busy * model.steady_s / model.busy_s, busy * model.spread_s / model.busy_s)
-        fitted = f"saturated: {current} replicas serve {rate:.1f} req/s, {busy * 1000:.0f} ms each"
+        # a saturated fleet's latency is its backlog, not a steady queue, and says nothing of the service
+        # time: ask for what takes it out of saturation, and size from the latency once it is out
+        n = math.ceil(current * SATURATED_GROWTH)
+        return Recommendation(name, observed, slo, n, f"saturated at {rate:.1f} req/s over {current} replicas: its "
+                                                      f"latency is backlog, the demand unknown; {n} replicas to find it")
     aim = slo * (1 - s.tolerance)
     most = max(s.max_replicas, current)
     floor = model.floor_ms(q)
@@ -152,6 +157,15 @@ def recommendations(load: ServiceLoad, s: AutoscaleSettings) -> list[Recommendat
     return out
 
 
+def _asked(load: ServiceLoad, s: AutoscaleSettings, state: AutoscaleState, t: float) -> int:
+    """The replica count HPA calls current: the one last asked for when that was recent (replicas
+    still starting serve nothing yet, and must not be taken back), else the live ones."""
+    recent = state.recommendations and state.recommendations[-1][0] > t - max(s.scale_down_stabilization, 60.0)
+    if recent and state.last_desired is not None:
+        return max(load.current_replicas, state.last_desired)
+    return load.current_replicas
+
+
 def _no_instances(load: ServiceLoad, s: AutoscaleSettings, state: AutoscaleState) -> tuple[int, str]:
     if state.last_desired is not None:
         desired = state.last_desired
@@ -187,14 +201,15 @@ def decide(load: ServiceLoad, s: AutoscaleSettings, state: AutoscaleState, now: 
         decision = AutoscaleDecision(load.service, now, 0, desired, "no_instances", reason, (), applied)
         return [decision], dataclasses.replace(state, last_desired=desired)
     recs = recommendations(load, s)
-    raw, winner = hpa.combine(current, [(r.target, r.desired) for r in recs])
-    stabilized = hpa.stabilize(raw, current, state.recommendations, t, s.scale_up_stabilization,
+    base = _asked(load, s, state, t)
+    raw, winner = hpa.combine(base, [(r.target, r.desired) for r in recs])
+    stabilized = hpa.stabilize(raw, base, state.recommendations, t, s.scale_up_stabilization,
                                s.scale_down_stabilization)
     up = (hpa.Step("percent", s.scale_up_percent, s.scale_up_period), hpa.Step("pods", s.scale_up_pods, s.scale_up_period))
     down = (hpa.Step("percent", s.scale_down_percent, s.scale_down_period),)
-    limited, step = hpa.limit_rate(stabilized, current, state.scale_events, t, up, down)
+    limited, step = hpa.limit_rate(stabilized, base, state.scale_events, t, up, down)
     desired = min(max(limited, s.min_replicas), s.max_replicas)
-    applied.update(raw_desired=raw, stabilized=stabilized, step_limit=step or None)
+    applied.update(raw_desired=raw, stabilized=stabilized, step_limit=step or None, asked_replicas=base)
 
     by_name = {r.target: r for r in recs}
     if desired != limited:
@@ -208,7 +223,7 @@ def decide(load: ServiceLoad, s: AutoscaleSettings, state: AutoscaleState, now: 
         seen = [r for ts, r in state.recommendations if ts > t - window] + [raw]
         rule = f"the last {window:g}s recommended up to {max(seen)}, so no scale-down below {stabilized}" \
             if stabilized > raw else f"the last {window:g}s recommended as few as {min(seen)}, so no more than {stabilized}"
-    elif winner in by_name and by_name[winner].desired == current and "tolerance" in by_name[winner].note:
+    elif winner in by_name and by_name[winner].desired == base and "tolerance" in by_name[winner].note:
         limiting, rule = "tolerance", "within tolerance"
     else:
         limiting, rule = winner, ""
@@ -216,6 +231,8 @@ def decide(load: ServiceLoad, s: AutoscaleSettings, state: AutoscaleState, now: 
         ("a target's metric is missing, so no scale-down" if winner == "missing_metrics" else "no target has a metric")
     action = f"scale up {current} → {desired}" if desired > current else \
         f"scale down {current} → {desired}" if desired < current else f"stay at {current}"
+    if base > current:
+        action += f" ({base - current} of the {base} asked for not serving yet)"
     reason = f"{lead}; {rule}: {action}" if rule else f"{lead}: {action}"
 
     keep = max(s.scale_up_stabilization, s.scale_down_stabilization)
@@ -223,7 +240,7 @@ def decide(load: ServiceLoad, s: AutoscaleSettings, state: AutoscaleState, now: 
     new_state = AutoscaleState(
         recommendations=tuple((ts, r) for ts, r in state.recommendations if ts > t - keep) + ((t, raw),),
         scale_events=tuple((ts, d) for ts, d in state.scale_events if ts > t - period)
-        + (((t, desired - current),) if desired != current else ()),
+        + (((t, desired - base),) if desired != base else ()),
         last_desired=desired)
     decision = AutoscaleDecision(load.service, now, current, desired, limiting, reason, tuple(recs), applied)
     return [decision], new_state

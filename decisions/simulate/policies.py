@@ -39,7 +39,9 @@ def default_policy_text(scenario: Scenario) -> str:
                 f"window = \"30s\"\n"
                 f"cpu_pct = 60\n"
                 f"latency_p95_ms = {s.slo_p95_ms:g}\n"
-                f"concurrency = {s.replica.workers}  # requests a replica serves at once (its workers)\n")
+                f"concurrency = {s.replica.workers}  # requests a replica serves at once (its workers)\n"
+                f"# shorter than HPA's 300 s: a scale-down the latency model predicts to keep the SLO need not wait as long\n"
+                f"scale_down_stabilization = \"2m\"\n")
     return (f"# stackeye decide simulate --scenario {s.name}: the policy it runs unless --policy is given\n"
             f"[routing.{s.service}]\n"
             f"source = \"instances\"\n"
