@@ -162,12 +162,13 @@ class LoadClient:
         return out
 
 
-def start_up(folder: str, window: str = "10s", service: str = SERVICE) -> StackeyeServer:
-    """``stackeye up`` with a routing policy for ``service``, evaluated every second."""
+def start_up(folder: str, window: str = "10s", service: str = SERVICE, decide_interval: str = "1s") -> StackeyeServer:
+    """``stackeye up`` with a routing policy for ``service`` judging ``window``, evaluated every
+    ``decide_interval``."""
     policy = os.path.join(folder, "policies.toml")
     with open(policy, "w") as f:
         f.write(POLICY.format(service=service, window=window))
-    return StackeyeServer(os.path.join(folder, "data"), ["--policy", policy, "--decide-interval", "1s",
+    return StackeyeServer(os.path.join(folder, "data"), ["--policy", policy, "--decide-interval", decide_interval,
                                                          "--batch-max-wait-s", "0.2"]).start()
 
 
