@@ -107,6 +107,8 @@ def run(args) -> int:
         return 0
     if args.every is None:
         return args._apply_run(args, False)
+    if args.at:
+        raise UsageError("--every decides as of now, round after round: drop --at")
     return _every(args, _interval(args.every))
 
 
@@ -184,20 +186,21 @@ def run_routing(args, changes_only: bool = False) -> int:
     """One round; ``changes_only`` (--every): log what changed instead of the full report."""
     from stackeye.decisions import gateways
 
+    from stackeye.decisions.actuators import haproxy_runtime
+
     options = render_options(args)
+    api = haproxy_runtime.RuntimeAPI(args.haproxy_socket) if args.haproxy_socket else None  # no socket: exit 2 now
     rows = _rows("routing", args, {"upstream": args.upstream}, changes_only)
     if rows is None:
         return 1
     if changes_only and not rows:
         return 0  # no calls in the window yet: nothing to hand the gateway, ask again next round
-    if args.haproxy_socket:
-        from stackeye.decisions.actuators import haproxy_runtime
+    if api is not None:
         from stackeye.decisions.gateways import haproxy
 
         wanted = haproxy.settings(args.upstream, rows, options, need_address=False)
         backend = haproxy.backend_name(args.upstream, options)
-        report = haproxy_runtime.apply(haproxy_runtime.RuntimeAPI(args.haproxy_socket), backend, wanted,
-                                       dry_run=not args.apply)
+        report = haproxy_runtime.apply(api, backend, wanted, dry_run=not args.apply)
         results = [dataclasses.replace(r, commands="; ".join(r.commands)) for r in report.results]
         if changes_only:
             _changes(args, results)
