@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
+import json
+import signal
 import sys
+import threading
 
 from stackeye.cli import decision_source
 from stackeye.cli.decide_routing import add_render_flags, render_options
+from stackeye.cli.errors import UsageError
+from stackeye.core.errors import Fatal
 
 HELP = "apply decisions, dry-run by default: HAProxy's runtime API, nginx's upstream file, a command per service"
 EPILOG = """examples:
@@ -22,6 +28,7 @@ EPILOG = """examples:
   stackeye decide apply routing --upstream checkout --haproxy-socket /run/haproxy/admin.sock --apply
   stackeye decide apply routing --upstream checkout --nginx-conf /etc/nginx/conf.d/checkout-upstream.conf --apply
   stackeye decide apply autoscale --service checkout --exec 'kubectl scale deployment/{service} --replicas={desired}'
+  stackeye decide apply routing --upstream checkout --haproxy-socket /run/haproxy/admin.sock --apply --every 5s
 
 Without --apply nothing changes: the report shows what would (HAProxy: the commands, after reading
 the live state; nginx: the file's diff; --exec: the commands). See docs/gateways.md.
@@ -32,6 +39,7 @@ ROUTING_EPILOG = """examples:
   stackeye decide apply routing --upstream checkout --haproxy-socket 127.0.0.1:9999 --backend be_checkout --apply
   stackeye decide apply routing --upstream checkout --nginx-conf /etc/nginx/conf.d/checkout-upstream.conf --apply
   stackeye decide apply routing --upstream checkout --nginx-conf up.conf --server-map-file servers.toml --apply
+  stackeye decide apply routing --upstream checkout --haproxy-socket /run/haproxy/admin.sock --apply --every 5s
 
 HAProxy needs `stats socket PATH level admin` in its global section; decisions whose server the
 backend does not have fail (add it to haproxy.cfg). nginx: the file holds only stackeye's upstream
@@ -54,6 +62,8 @@ def _common(p) -> None:
                       help="show what would change and change nothing (the default)")
     mode.add_argument("--apply", dest="apply", action="store_true", help="make the changes")
     p.set_defaults(apply=False)
+    p.add_argument("--every", metavar="DURATION", default=None,
+                   help="apply again every DURATION (e.g. 5s) until stopped (SIGTERM, Ctrl-C), logging each change")
     decision_source.add_flags(p)
 
 
@@ -95,14 +105,68 @@ def run(args) -> int:
 
         print(policy_file.sample([args.apply_what]), end="")
         return 0
-    return args._apply_run(args)
+    if args.every is None:
+        return args._apply_run(args, False)
+    if args.at:
+        raise UsageError("--every decides as of now, round after round: drop --at")
+    return _every(args, _interval(args.every))
 
 
-def _rows(kind: str, args, params: dict):
+def _interval(text: str) -> float:
+    from stackeye.core.units import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"--every: {exc}") from None
+    if seconds <= 0:
+        raise UsageError(f"--every: must be more than 0, got {text!r}; e.g. --every 5s")
+    return seconds
+
+
+def _every(args, interval: float) -> int:
+    """A round every ``interval`` seconds until SIGTERM/SIGINT; 0 once stopped."""
+    stop = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    first = True
+    try:
+        while not stop.is_set():
+            try:
+                args._apply_run(args, True)
+            except Fatal as exc:
+                if first:
+                    raise
+                _log(args, {"action": "failed", "message": f"{exc} (next round in {interval:g} s)"})
+            first = False
+            stop.wait(interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def _log(args, change: dict) -> None:
+    """One change of a --every round: a line with the time, or a JSON line with ``--format json``."""
+    at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if args.format == "json":
+        print(json.dumps({"at": at, **change}, ensure_ascii=False), flush=True)
+        return
+    who = " ".join(str(change[k]) for k in ("server", "service", "conf") if change.get(k))
+    extra = f" [{change['commands']}]" if change.get("commands") else ""
+    print(f"{at} {who + ' ' if who else ''}{change['action']}: {change.get('message', '')}{extra}", flush=True)
+
+
+def _rows(kind: str, args, params: dict, changes_only: bool = False):
     try:
         return decision_source.evaluate(kind, args, params)
     except decision_source.DecideFailed as exc:
-        print(f"stackeye decide apply {kind}: {exc}", file=sys.stderr)
+        if changes_only:
+            _log(args, {"action": "failed", "message": str(exc)})
+        else:
+            print(f"stackeye decide apply {kind}: {exc}", file=sys.stderr)
         return None
 
 
@@ -110,22 +174,37 @@ def _print(results, columns: list[str], fmt: str) -> None:
     decision_source.print_rows([dataclasses.asdict(r) for r in results], columns, fmt)
 
 
-def run_routing(args) -> int:
+def _changes(args, results) -> None:
+    for r in results:
+        if r.action not in ("unchanged", "planned"):
+            _log(args, {k: v for k, v in dataclasses.asdict(r).items() if v not in ("", ())})
+        elif r.action == "planned":
+            _log(args, {**dataclasses.asdict(r), "message": f"{r.message} (dry-run)"})
+
+
+def run_routing(args, changes_only: bool = False) -> int:
+    """One round; ``changes_only`` (--every): log what changed instead of the full report."""
     from stackeye.decisions import gateways
 
+    from stackeye.decisions.actuators import haproxy_runtime
+
     options = render_options(args)
-    rows = _rows("routing", args, {"upstream": args.upstream})
+    api = haproxy_runtime.RuntimeAPI(args.haproxy_socket) if args.haproxy_socket else None  # no socket: exit 2 now
+    rows = _rows("routing", args, {"upstream": args.upstream}, changes_only)
     if rows is None:
         return 1
-    if args.haproxy_socket:
-        from stackeye.decisions.actuators import haproxy_runtime
+    if changes_only and not rows:
+        return 0  # no calls in the window yet: nothing to hand the gateway, ask again next round
+    if api is not None:
         from stackeye.decisions.gateways import haproxy
 
         wanted = haproxy.settings(args.upstream, rows, options, need_address=False)
         backend = haproxy.backend_name(args.upstream, options)
-        report = haproxy_runtime.apply(haproxy_runtime.RuntimeAPI(args.haproxy_socket), backend, wanted,
-                                       dry_run=not args.apply)
+        report = haproxy_runtime.apply(api, backend, wanted, dry_run=not args.apply)
         results = [dataclasses.replace(r, commands="; ".join(r.commands)) for r in report.results]
+        if changes_only:
+            _changes(args, results)
+            return 0 if report.ok else 1
         _print(results, ["server", "name", "action", "commands", "message"], args.format)
         failed = [r.server for r in report.results if r.action == "failed"]
         if failed:
@@ -139,6 +218,13 @@ def run_routing(args) -> int:
     nginx = nginx_conf.Nginx(main_conf=args.nginx_main_conf, prefix=args.nginx_prefix, binary=args.nginx_bin)
     report = nginx_conf.apply(gateways.render("nginx", args.upstream, rows, options), args.nginx_conf, nginx,
                               dry_run=not args.apply)
+    if changes_only:
+        if report.action != "unchanged":
+            changed = [ln for ln in report.diff.splitlines()
+                       if ln[:1] in ("+", "-") and ln[:3] not in ("+++", "---")]
+            _log(args, {"conf": report.conf, "action": report.action, "message": report.message,
+                        "commands": "; ".join(ln.strip() for ln in changed)})
+        return 0 if report.ok else 1
     if args.format == "json":
         _print([report], list(dataclasses.asdict(report)), "json")
     else:
@@ -150,14 +236,17 @@ def run_routing(args) -> int:
     return 0 if report.ok else 1
 
 
-def run_autoscale(args) -> int:
+def run_autoscale(args, changes_only: bool = False) -> int:
     from stackeye.decisions.actuators import exec as exec_actuator
 
     exec_actuator.parse_template(args.exec_template)  # a bad template exits 2 before anything is asked
-    rows = _rows("autoscale", args, {"service": args.service})
+    rows = _rows("autoscale", args, {"service": args.service}, changes_only)
     if rows is None:
         return 1
     results = exec_actuator.run(args.exec_template, rows, dry_run=not args.apply, timeout_s=args.exec_timeout)
+    if changes_only:
+        _changes(args, results)
+        return 0 if all(r.action != "failed" for r in results) else 1
     _print(results, ["service", "current", "desired", "action", "command", "message"], args.format)
     failed = [r.service for r in results if r.action == "failed"]
     if failed:

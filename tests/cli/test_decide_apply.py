@@ -102,3 +102,21 @@ def test_dry_run_and_apply_exclude_each_other(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["decide", "apply", "autoscale", "--exec", "x", "--dry-run", "--apply"])
     assert exc.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_every_needs_a_positive_duration(capsys):
+    base = ["decide", "apply", "routing", "--upstream", "checkout", "--haproxy-socket", "/nonexistent/admin.sock"]
+    assert main(base + ["--every", "0s"]) == 2
+    assert "--every: must be more than 0" in capsys.readouterr().err
+    assert main(base + ["--every", "soon"]) == 2
+    assert "--every: expected" in capsys.readouterr().err
+    assert main(base + ["--every", "5s", "--at=-1h"]) == 2
+    assert "drop --at" in capsys.readouterr().err
+
+
+def test_every_exits_2_when_its_first_round_cannot_ever_work(data, capsys, fake_policies):  # noqa: F811
+    # (the loop itself, SIGTERM and the change log: tests/e2e/test_routing_loop_*.py)
+    args = ["decide", "apply", "routing", "--upstream", "checkout", "--haproxy-socket", "/nonexistent/admin.sock",
+            "--every", "1s", "--apply", *data[:2]]  # (data[2:] is an --at, which --every refuses)
+    assert main(args) == 2
+    assert "no HAProxy admin socket at /nonexistent/admin.sock" in capsys.readouterr().err
