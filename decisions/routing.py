@@ -58,6 +58,8 @@ class RoutingSettings:
                                 minimum=1)
     latency_tolerance: float = setting(0.25, "latency (p95, else mean) up to this much above the set's median "
                                              "costs no weight (0.25: 25 %)", minimum=0.0)
+    latency_floor_ms: float = setting(5.0, "latencies under this count as this when compared (differences among "
+                                           "fast servers are noise)", minimum=0.0)
     latency_exponent: float = setting(2.0, "above the tolerance, weight falls as (tolerated / latency ratio) "
                                            "to this power", positive=True)
     consecutive_5xx: int = setting(5, "this many 5xx in a row eject a server (0: off)", minimum=0)

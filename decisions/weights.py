@@ -7,7 +7,8 @@ The target weight of a server is ``max_weight × latency factor × failure facto
 ``min_weight`` (a slow server keeps a trickle of calls, so it is still measured and can earn its
 weight back):
 
-- **latency factor**: its latency (p95, else mean) against the median of the set's measured servers.
+- **latency factor**: its latency (p95, else mean) against the median of the set's measured servers,
+  both taken as at least ``latency_floor_ms`` (1 ms against 0.4 ms is not a slow server).
   At or under the median it asks for ``max_weight``. Above it by up to ``latency_tolerance`` (noise
   between healthy replicas) it asks for no change: a dead band, so that a slow server drained to a
   small share — where it is fast enough — keeps that share instead of being pushed back into the
@@ -83,7 +84,8 @@ def target(load: ServerLoad, stats: SetStats, current: float, settings) -> Targe
     top = float(settings.max_weight)
     lat, ratio, lat_factor, lat_weight = latency_ms(load), None, 1.0, top
     if lat is not None and stats.median_latency_ms:
-        ratio = lat / stats.median_latency_ms
+        floor = settings.latency_floor_ms  # differences among fast servers are noise, not slowness
+        ratio = max(lat, floor) / max(stats.median_latency_ms, floor)
         allowed = 1.0 + settings.latency_tolerance
         if ratio > allowed:
             lat_factor = (allowed / ratio) ** settings.latency_exponent

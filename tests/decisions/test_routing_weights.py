@@ -100,3 +100,11 @@ def test_decide_is_pure():
     again = POLICY.decide(loads, S, state, at)
     assert first == again
     assert POLICY.decide(loads, S, RoutingState(), at) == POLICY.decide(loads, S, RoutingState(), at)
+
+
+def test_fast_servers_are_not_told_apart_below_the_latency_floor():
+    fast = [[load("a", p95=0.4), load("b", p95=0.5), load("c", p95=3.0)]] * 6  # 7.5× the median, all under 5 ms
+    out, _ = run(fast)
+    assert {d.weight for d in out[-1].values()} == {S.max_weight}
+    noisy, _ = run(fast, dataclasses.replace(S, latency_floor_ms=0.0))
+    assert noisy[-1]["c"].weight < S.max_weight
