@@ -66,7 +66,13 @@ def _table(obj, key: str, lines: list[str]) -> None:
     for s in specs:
         if s.kind in (SCALAR, LIST):
             lines += ([""] if top else []) + _comment(s, top)
-            lines.append(f"{s.name} = {_value(s.show(getattr(obj, s.name)))}")
+            value = getattr(obj, s.name)
+            if s.kind == SCALAR and s.options.positive and not isinstance(value, bool) and value == 0:
+                # 0 stands for "not set" and is not a value one may write: show it commented out
+                shown = s.options.example if s.options.example is not None else value
+                lines.append(f"# {s.name} = {_value(s.show(shown))}")
+            else:
+                lines.append(f"{s.name} = {_value(s.show(value))}")
     for s in specs:
         path = f"{key}.{s.name}" if key else s.name
         if s.kind == MAP:

@@ -47,17 +47,18 @@ class AutoscaleSettings:
     min_replicas: int = setting(1, "fewest replicas (0 lets an idle service scale to zero)", minimum=0)
     max_replicas: int = setting(10, "most replicas", positive=True)
     cpu_pct: float = setting(0.0, "target mean CPU per replica, % of one core (when no target is set: "
-                                  f"{DEFAULT_CPU_PCT:g})", positive=True)
-    rps_per_replica: float = setting(0.0, "target requests/s per replica (unset: not a target)", positive=True)
+                                  f"{DEFAULT_CPU_PCT:g})", positive=True, example=60.0)
+    rps_per_replica: float = setting(0.0, "target requests/s per replica (unset: not a target)", positive=True,
+                                     example=50.0)
     latency_p95_ms: float = setting(0.0, "SLO on the service's p95 latency in ms, sized by the queueing model "
-                                         "(unset: not a target)", positive=True)
+                                         "(unset: not a target)", positive=True, example=250.0)
     latency_p99_ms: float = setting(0.0, "SLO on the service's p99 latency in ms (unset: not a target)",
-                                    positive=True)
+                                    positive=True, example=500.0)
     concurrency: int = setting(1, "requests one replica serves at once (its workers × threads), for the "
                                   "queueing model", positive=True)
     kafka_group: str = setting("", "the Kafka consumer group the service consumes with")
     kafka_lag_per_replica: float = setting(0.0, "target messages behind per replica for kafka_group "
-                                                "(unset: not a target)", positive=True)
+                                                "(unset: not a target)", positive=True, example=1000.0)
     tolerance: float = setting(0.1, "no change while observed/target is within this of 1", minimum=0.0,
                                maximum=0.9)
     scale_up_stabilization: float = setting(0.0, "scale up to the lowest recommendation of this window",
