@@ -7,7 +7,7 @@ outbox are :mod:`stackeye.events.dispatch`'s. What each one sends:
 - **alertmanager**: ``POST {url}/api/v2/alerts`` with ``[{labels, annotations, startsAt, endsAt,
   generatorURL}]``. Labels are ``alertname`` (the rule), ``severity``, the rule's ``labels`` and
   the measured label set; a resolved alert carries ``endsAt`` = the time it resolved. A firing one
-  carries ``endsAt`` = now + 4 × ``resend_every``, and :meth:`AlertmanagerNotifier.refresh` sends
+  carries ``endsAt`` = the time it is sent + 4 × ``resend_every``, and :meth:`AlertmanagerNotifier.refresh` sends
   every firing alert again each ``resend_every`` (as Prometheus does), so Alertmanager's
   ``resolve_timeout`` never resolves an alert that still fires; these refreshes are not events.
 - **webhook**: one ``POST`` per event, the JSON of :func:`event_document`, headers
@@ -129,7 +129,9 @@ class AlertmanagerNotifier:
 
     def document(self, stored: StoredEvent, rule: TriggerRule | None) -> dict:
         e = stored.event
-        ends = e.at if e.state == RESOLVED else e.at + dt.timedelta(seconds=4 * self.resend_every_s)
+        # a firing alert is valid from when it is sent (an event of a past round sent late is still firing)
+        sent = max(e.at, dt.datetime.now(dt.timezone.utc))
+        ends = e.at if e.state == RESOLVED else sent + dt.timedelta(seconds=4 * self.resend_every_s)
         return self._alert(e.rule, stored.severity, e.labels, e.since, ends, rule, e.message)
 
     def send(self, stored: StoredEvent, rule: TriggerRule | None) -> None:
@@ -137,7 +139,7 @@ class AlertmanagerNotifier:
 
     def refresh(self, firing: Iterable[tuple[Alert, TriggerRule]], at: dt.datetime) -> int:
         """Send every firing alert again (their endsAt pushed on); returns how many."""
-        ends = at + dt.timedelta(seconds=4 * self.resend_every_s)
+        ends = max(at, dt.datetime.now(dt.timezone.utc)) + dt.timedelta(seconds=4 * self.resend_every_s)
         docs = [self._alert(a.rule, rule.severity, a.labels, a.since, ends, rule, a.message) for a, rule in firing]
         if docs:
             post_json(self.url, docs, self.config.timeout)
