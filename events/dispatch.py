@@ -52,18 +52,24 @@ class Dispatcher:
         self.metrics = metrics
         self.backoff = backoff or Backoff(0.25, 5.0)
         self.max_age_s = max_age_s
+        # (notifier, event id) → when it was delivered or rejected in this process: what the store's
+        # reader may not show yet (a read can lag a write on another connection)
+        self._done: dict[tuple[str, str], dt.datetime] = {}
 
     def flush(self, at: dt.datetime | None = None) -> DeliveryCounts:
         """Send every undelivered event to every notifier (see the module docstring)."""
         counts = DeliveryCounts()
         since = min(at or _now(), _now()) - dt.timedelta(seconds=self.max_age_s)
+        self._done = {k: t for k, t in self._done.items() if t >= _now() - dt.timedelta(seconds=self.max_age_s)}
         for notifier in self.notifiers:
             cfg = notifier.config
             for stored in self.store.undelivered(cfg.id, since):
-                if cfg.severities and stored.severity not in cfg.severities:
+                if cfg.severities and stored.severity not in cfg.severities or (cfg.id, stored.event.id) in self._done:
                     continue
                 delivery = self._deliver(notifier, stored)
                 self.store.record_deliveries([delivery])
+                if delivery.outcome != FAILED:
+                    self._done[(cfg.id, stored.event.id)] = delivery.at
                 counts.attempts += delivery.attempts
                 setattr(counts, delivery.outcome, getattr(counts, delivery.outcome) + 1)
                 if self.metrics is not None:

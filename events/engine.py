@@ -37,6 +37,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _millis(t: dt.datetime) -> dt.datetime:
+    """``t`` to the millisecond: what stackeye_events keeps (DateTime64(3)), so a stored event reads back equal."""
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
 @dataclasses.dataclass(frozen=True)
 class Failure:
     rule: str
@@ -100,7 +105,7 @@ class TriggerEngine:
         return new, events, None
 
     def evaluate(self, at: dt.datetime | None = None) -> Round:
-        at = at or _now()
+        at = _millis(at or _now())
         with self._lock:
             result = Round(at)
             active = self.active()

@@ -68,7 +68,8 @@ class Event:
 
     @property
     def id(self) -> str:
-        doc = f"{self.rule}\0{self.fingerprint}\0{self.state}\0{self.at.isoformat()}"
+        at = self.at.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")  # as stored: DateTime64(3)
+        doc = f"{self.rule}\0{self.fingerprint}\0{self.state}\0{at}"
         return hashlib.sha256(doc.encode()).hexdigest()[:24]
 
     @property
