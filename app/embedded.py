@@ -3,6 +3,7 @@
     OTLP gRPC/HTTP → Receiver → Spool (durable) → Writer → Storage (chDB)
                                                         ↘ HTTP API (health, SQL, views, decisions, /metrics)
                                                         ↘ decision scheduler (with --policy FILE)
+                                                        ↘ trigger scheduler and notifiers (with --triggers FILE)
                                                         ↘ KEDA external scaler (with --keda-grpc)
 
 Shutdown runs the other way: stop accepting, drain the spool into storage, close the store.
@@ -13,9 +14,10 @@ import dataclasses
 import logging
 import os
 
-from stackeye.app import decisions_api
+from stackeye.app import decisions_api, triggers_api
 from stackeye.app.decisions import DecisionService, load_policies
 from stackeye.app.query_limits import query_limits
+from stackeye.app.triggers import TriggerService, load_triggers
 from stackeye.app.up_config import UpConfig
 from stackeye.collector.ingest.grpc_services import mount_all
 from stackeye.collector.ingest.otlp_grpc import OtlpGrpcServer
@@ -46,6 +48,7 @@ class Context:
     writer: Writer | None = None
     receiver: Receiver | None = None
     decisions: DecisionService | None = None  # the evaluator, its policies and scheduler
+    triggers: TriggerService | None = None  # the trigger engine, its rules, notifiers and schedule
     openapi_paths: dict = dataclasses.field(default_factory=dict)  # routes added above the query layer
 
 
@@ -64,6 +67,7 @@ class EmbeddedApp:
         cfg = self.config
         url = parse_storage_url(cfg.storage_url())
         policies = load_policies(cfg.policy)  # a bad policy file stops here (exit 2), before anything runs
+        triggers = load_triggers(cfg.triggers)  # so does a bad triggers file
         metrics = PipelineMetrics()
         log.info("opening storage %s", url.redacted())
         storage = open_storage(url, SchemaOptions(ttl_days=cfg.retention_days),
@@ -81,6 +85,8 @@ class EmbeddedApp:
         receiver = Receiver(queue, metrics, IngestLimits(cfg.max_request_bytes), Authenticator(cfg.tokens))
         ctx = self.context = Context(cfg, storage, url.redacted(), metrics, queue, writer, receiver)
         ctx.decisions = DecisionService(storage, metrics.registry, policies, cfg.decide_interval)
+        ctx.triggers = TriggerService(storage, metrics.registry, triggers, cfg.trigger_interval,
+                                      generator_base=f"http://{cfg.http}")
         writer.start()
         try:
             grpc_server = OtlpGrpcServer(receiver, cfg.otlp_grpc)
@@ -91,6 +97,7 @@ class EmbeddedApp:
                                                 max_body_bytes=2 * cfg.max_request_bytes))
             router = api_router(ctx)
             decisions_api.register(router, ctx)
+            triggers_api.register(router, ctx)
             self._api = HTTPServer(router, cfg.http, "API")
             if cfg.keda_grpc:
                 self._servers.append(keda_scaler(ctx.decisions.evaluator, cfg))
@@ -101,6 +108,7 @@ class EmbeddedApp:
             server.start()
         self._api.start()
         ctx.decisions.start()
+        ctx.triggers.start()
         return ctx
 
     def stop(self) -> None:
@@ -113,6 +121,8 @@ class EmbeddedApp:
             return
         if ctx.decisions:
             ctx.decisions.stop()
+        if ctx.triggers:
+            ctx.triggers.stop()
         if ctx.writer:
             log.info("draining %d queued bytes into storage", ctx.queue.depth()[1])
             ctx.writer.stop(drain=True)

@@ -48,6 +48,11 @@ class UpConfig:
                               "stackeye_decisions; PUT /api/v1/policies rewrites it", "FILE")
     decide_interval: float = setting(15.0, "how often the policies of --policy are evaluated", unit=DURATION,
                                      positive=True)
+    triggers: str = setting("", "trigger rules file ([[trigger]] and [[notifier]] tables): evaluated every "
+                                "trigger_interval, transitions kept in stackeye_events and sent to the notifiers; "
+                                "PUT /api/v1/triggers rewrites it", "FILE")
+    trigger_interval: float = setting(15.0, "how often the rules of --triggers are evaluated", unit=DURATION,
+                                      positive=True)
 
     def storage_url(self) -> str:
         return self.clickhouse or "chdb://" + os.path.abspath(os.path.join(self.data_dir, "clickhouse"))

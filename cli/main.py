@@ -21,6 +21,8 @@ COMMANDS = [
     "collector",
     "writer",
     "decide",
+    "triggers",
+    "events",
 ]
 
 EPILOG = """examples:

@@ -2,6 +2,7 @@
 
     cli                        the command line
     app                        the assembly of the processes (the order of the stages)
+    decisions · events         policies and triggers over the views: never each other
     collector · query · agent  capabilities: never each other
     storage                    the storage protocol and its backends
     core · proto               shared foundations (http, config, retry, address, version) · the wire
@@ -18,7 +19,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-RANK = {"core": 0, "proto": 0, "storage": 1, "collector": 2, "query": 2, "agent": 2, "decisions": 3, "app": 4, "cli": 5}
+RANK = {"core": 0, "proto": 0, "storage": 1, "collector": 2, "query": 2, "agent": 2, "decisions": 3, "events": 3, "app": 4, "cli": 5}
 # What instrumentation, which runs inside users' applications, may import of ours.
 INSTRUMENTATION_MAY_IMPORT = {"stackeye.core.version"}
 

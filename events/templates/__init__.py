@@ -1,0 +1,1 @@
+"""Built-in triggers, one module per template (see :mod:`.registry`)."""

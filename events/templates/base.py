@@ -1,0 +1,69 @@
+"""What a built-in trigger template is: named parameters with defaults, and the rule fields they give.
+
+A rule enables one with ``template = "error_rate"`` and ``params = {service = "checkout"}``;
+:func:`expand` turns that into the fields of an ordinary rule (``view``/``value``/``where``/``op``/
+``threshold``, or ``sql``), so a template is checked, evaluated and stored like any rule. The
+parameters arrive as strings (TOML tables of strings); a template converts and checks them with
+:func:`number`, which names the parameter when it is not one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from typing import Callable, Mapping
+
+
+class TemplateError(ValueError):
+    """A bad parameter; ``param`` names it."""
+
+    def __init__(self, param: str, problem: str):
+        super().__init__(f"params.{param}: {problem}")
+        self.param = param
+
+
+@dataclasses.dataclass(frozen=True)
+class TemplateParam:
+    name: str
+    default: str | None  # None: required
+    help: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Template:
+    name: str
+    summary: str
+    params: tuple[TemplateParam, ...]
+    build: Callable[[Mapping[str, str]], dict]  # every param filled in → rule fields
+    example: Mapping[str, str] = dataclasses.field(default_factory=dict)  # params a contract test runs
+
+    def expand(self, given: Mapping[str, str]) -> dict:
+        """The rule fields of this template with ``given`` parameters (TemplateError when bad)."""
+        known = {p.name: p for p in self.params}
+        for name in given:
+            if name not in known:
+                near = difflib.get_close_matches(name, list(known), n=1)
+                hint = f"did you mean {near[0]!r}?" if near else f"parameters: {', '.join(known) or 'none'}"
+                raise TemplateError(name, f"template {self.name} has no parameter {name!r}; {hint}")
+        values = {}
+        for p in self.params:
+            value = given.get(p.name, p.default)
+            if value is None:
+                raise TemplateError(p.name, f"required by template {self.name}: {p.help}")
+            values[p.name] = str(value)
+        return self.build(values)
+
+
+def number(params: Mapping[str, str], name: str, positive: bool = False) -> float:
+    try:
+        value = float(params[name])
+    except ValueError:
+        raise TemplateError(name, f"expected a number, got {params[name]!r}") from None
+    if positive and not value > 0:
+        raise TemplateError(name, f"must be positive, got {params[name]!r}")
+    return value
+
+
+def service_where(params: Mapping[str, str]) -> dict:
+    """``where`` for an optional ``service`` parameter ('' or '*': every service)."""
+    service = params.get("service", "")
+    return {} if service in ("", "*") else {"service": service}
