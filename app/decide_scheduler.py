@@ -14,10 +14,10 @@ Metrics (Prometheus, on the process's registry):
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from prometheus_client import Counter, Gauge, Histogram
+from stackeye.core.periodic import Periodic
 
 log = logging.getLogger("stackeye.decisions.scheduler")
 
@@ -40,26 +40,14 @@ class DecisionScheduler:
         self.evaluator = evaluator
         self.interval_s = float(interval_s)
         self.metrics = metrics
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.ticks = 0
+        self._loop = Periodic("stackeye-decide", self.interval_s, self.tick)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="stackeye-decide", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        delay = 0.0
-        while not self._stop.wait(delay):
-            started = time.monotonic()
-            self.tick()
-            delay = max(0.0, self.interval_s - (time.monotonic() - started))
+        self._loop.stop(timeout)
 
     def tick(self) -> None:
         """One evaluation of every policy; never raises."""

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from prometheus_client import Counter, Histogram
 from stackeye.core.errors import Fatal
+from stackeye.core.periodic import Periodic
 from stackeye.events import rule_file
 from stackeye.events.engine import TriggerEngine
 from stackeye.events.rule_file import TriggerFile
@@ -53,10 +54,9 @@ class TriggerService:
         self.path = triggers.path
         self.metrics = TriggerMetrics(registry)
         self.interval_s = float(interval_s)
-        self._stop = threading.Event()
-        self.engine = TriggerEngine(storage, triggers, generator_base=generator_base, stop=self._stop,
+        self._loop = Periodic("stackeye-triggers", self.interval_s, self.tick)
+        self.engine = TriggerEngine(storage, triggers, generator_base=generator_base, stop=self._loop.stopping,
                                     metrics=self.metrics)
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.ticks = 0
 
@@ -69,21 +69,10 @@ class TriggerService:
             return
         log.info("evaluating the %d triggers of %s every %gs (%d notifiers)", len(self.triggers.rules), self.path,
                  self.interval_s, len(self.triggers.notifiers))
-        self._thread = threading.Thread(target=self._run, name="stackeye-triggers", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        delay = 0.0
-        while not self._stop.wait(delay):
-            started = time.monotonic()
-            self.tick()
-            delay = max(0.0, self.interval_s - (time.monotonic() - started))
+        self._loop.stop(timeout)
 
     def tick(self) -> None:
         """One round over every rule; never raises."""
