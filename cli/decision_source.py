@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import urllib.error
 import urllib.parse
 import urllib.request
 
 from stackeye.app.query_limits import SETTING_OF_LIMIT, query_limits
 from stackeye.app.up_config import UpConfig
+from stackeye.cli import api_client
 from stackeye.cli.errors import UsageError
 from stackeye.cli.options import add_config_flags, config_from_args
 from stackeye.cli.output import FORMATS, render
@@ -31,12 +31,7 @@ def add_flags(parser) -> None:
                                                       "or -DURATION before now (-2h); default: now")
     parser.add_argument("--format", "-f", choices=FORMATS, default="table",
                         help="output format (default: table; json carries every field of a decision)")
-    parser.add_argument("--url", default=os.environ.get("STACKEYE_URL", "http://127.0.0.1:8080"),
-                        help="a running stackeye's API (default: http://127.0.0.1:8080)")
-    parser.add_argument("--clickhouse", metavar="URL", default=None,
-                        help="evaluate on this storage directly (chdb:///path or clickhouse://host:9000/db)")
-    parser.add_argument("--data-dir", default=os.environ.get("STACKEYE_DATA_DIR", "./stackeye-data"),
-                        help="data directory opened when nothing runs at --url (default: ./stackeye-data)")
+    api_client.add_source_flags(parser, "evaluate on this storage directly")
     parser.add_argument("--print-policy", action="store_true",
                         help="print a policy table with every setting, its default and what it does, and exit")
     add_config_flags(parser, UpConfig, print_config=False, only=("policy", *SETTING_OF_LIMIT.values()))
@@ -97,22 +92,7 @@ def _over_http(url: str, kind: str, params: dict, at: str | None, policies) -> l
     else:
         req = urllib.request.Request(base, data=json.dumps({**query, "policies": policies.raw}).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=600) as resp:
-            return json.loads(resp.read())["decisions"]
-    except urllib.error.HTTPError as err:
-        body = err.read()
-        try:
-            message = json.loads(body).get("error", body.decode(errors="replace"))
-        except ValueError:
-            message = body.decode(errors="replace")
-        if err.code == 400:
-            raise UsageError(message) from None
-        raise DecideFailed(f"{err.code}: {message}") from None
-    except urllib.error.URLError as err:
-        if isinstance(err.reason, ConnectionRefusedError):
-            raise err.reason from None
-        raise DecideFailed(f"cannot reach {url}: {err.reason}") from None
+    return api_client.request_json(req, url, DecideFailed)["decisions"]
 
 
 def _direct(url: str, kind: str, params: dict, at, policies, config) -> list[dict]:

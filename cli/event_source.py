@@ -6,12 +6,10 @@ stackeye at ``--url`` answers, and when nothing runs there the data directory is
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 
+from stackeye.cli import api_client
 from stackeye.cli.errors import UsageError
 
 
@@ -20,33 +18,13 @@ class Unreachable(Exception):
 
 
 def add_flags(parser) -> None:
-    parser.add_argument("--url", default=os.environ.get("STACKEYE_URL", "http://127.0.0.1:8080"),
-                        help="a running stackeye's API (default: http://127.0.0.1:8080)")
-    parser.add_argument("--clickhouse", metavar="URL", default=None,
-                        help="read this storage directly (chdb:///path or clickhouse://host:9000/db)")
-    parser.add_argument("--data-dir", default=os.environ.get("STACKEYE_DATA_DIR", "./stackeye-data"),
-                        help="data directory opened when nothing runs at --url (default: ./stackeye-data)")
+    api_client.add_source_flags(parser)
 
 
 def get_json(url: str, path: str, query: dict) -> dict:
     """``GET url+path?query`` as JSON; ConnectionRefusedError when nothing listens, UsageError on a 400."""
     q = urllib.parse.urlencode({k: v for k, v in query.items() if v})
-    try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}{path}?{q}", timeout=120) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        body = err.read()
-        try:
-            message = json.loads(body).get("error", body.decode(errors="replace"))
-        except ValueError:
-            message = body.decode(errors="replace")
-        if err.code == 400:
-            raise UsageError(message) from None
-        raise Unreachable(f"{url}{path} answered {err.code}: {message}") from None
-    except urllib.error.URLError as err:
-        if isinstance(err.reason, ConnectionRefusedError):
-            raise err.reason from None
-        raise Unreachable(f"cannot reach {url}: {err.reason}") from None
+    return api_client.request_json(f"{url.rstrip('/')}{path}?{q}", url, Unreachable, timeout=120)
 
 
 def storage_url(args) -> str:

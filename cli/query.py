@@ -1,13 +1,11 @@
 """``stackeye query <view>``: an APM view as a table, JSON or CSV."""
 from __future__ import annotations
 
-import json
 import os
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 
+from stackeye.cli import api_client
 from stackeye.cli.output import FORMATS, render
 
 HELP = "show an APM view: servers, services, transactions, external, database, errors, logs, trace, …"
@@ -46,8 +44,8 @@ def configure(parser) -> None:
     for name, help_ in _param_names().items():
         parser.add_argument("--" + name.replace("_", "-"), dest="p_" + name, metavar=name.upper(), help=help_)
     parser.add_argument("--format", "-f", choices=FORMATS, default="table", help="output format (default: table)")
-    parser.add_argument("--url", default=os.environ.get("STACKEYE_URL", "http://127.0.0.1:8080"),
-                        help="a running stackeye's API (default: http://127.0.0.1:8080)")
+    parser.add_argument("--url", default=os.environ.get("STACKEYE_URL", api_client.DEFAULT_URL),
+                        help=f"a running stackeye's API (default: {api_client.DEFAULT_URL})")
     parser.add_argument("--data-dir", default=os.environ.get("STACKEYE_DATA_DIR", "./stackeye-data"),
                         help="data directory opened when nothing runs at --url (default: ./stackeye-data)")
 
@@ -96,22 +94,7 @@ class _BadParameter(Exception):
 
 def _over_http(url: str, name: str, params: dict) -> dict:
     target = f"{url.rstrip('/')}/api/v1/views/{name}?{urllib.parse.urlencode(params)}"
-    try:
-        with urllib.request.urlopen(target, timeout=600) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        body = err.read()
-        try:
-            message = json.loads(body).get("error", body.decode(errors="replace"))
-        except ValueError:
-            message = body.decode(errors="replace")
-        if err.code == 400:
-            raise _BadParameter(message) from None
-        raise ViewFailed(f"{err.code}: {message}") from None
-    except urllib.error.URLError as err:
-        if isinstance(err.reason, ConnectionRefusedError):
-            raise err.reason from None
-        raise ViewFailed(f"cannot reach {url}: {err.reason}") from None
+    return api_client.request_json(target, url, ViewFailed, bad_request=_BadParameter)
 
 
 def _direct(url: str, view, params: dict) -> dict:

@@ -9,6 +9,7 @@ import urllib.request
 
 from stackeye.app.query_limits import SETTING_OF_LIMIT, query_limits
 from stackeye.app.up_config import UpConfig
+from stackeye.cli import api_client
 from stackeye.cli.options import add_config_flags, config_from_args
 from stackeye.cli.output import FORMATS, render
 
@@ -30,12 +31,7 @@ by the server's limits, on storage opened directly by the --query-* settings bel
 def configure(parser) -> None:
     parser.add_argument("query", help="the SQL, or - to read it from standard input")
     parser.add_argument("--format", "-f", choices=FORMATS, default="table", help="output format (default: table)")
-    parser.add_argument("--url", default=os.environ.get("STACKEYE_URL", "http://127.0.0.1:8080"),
-                        help="a running stackeye's API (default: http://127.0.0.1:8080)")
-    parser.add_argument("--clickhouse", metavar="URL", default=None,
-                        help="query this storage directly instead (chdb:///path or clickhouse://host:9000/db)")
-    parser.add_argument("--data-dir", default=os.environ.get("STACKEYE_DATA_DIR", "./stackeye-data"),
-                        help="data directory opened when nothing runs at --url (default: ./stackeye-data)")
+    api_client.add_source_flags(parser, "query this storage directly instead")
     add_config_flags(parser, UpConfig, print_config=False, only=tuple(SETTING_OF_LIMIT.values()))
 
 
