@@ -62,10 +62,10 @@ class IssueStore:
     def latest(self, status: str | None = None, fingerprint: str | None = None) -> list[Issue]:
         """The issues, most recently seen first."""
         where = f"Fingerprint = {q.lit(fingerprint)}" if fingerprint else "1"
-        cols = ", ".join(f"argMax({f}, UpdatedAt) AS {f}" for f in FIELDS)
-        having = f"HAVING Status = {q.lit(status)}" if status else ""
+        cols = ", ".join(f"argMax({f}, UpdatedAt) AS last_{f}" for f in FIELDS)  # aliases must not shadow
+        having = f"HAVING last_Status = {q.lit(status)}" if status else ""
         result = self.storage.query(f"SELECT Fingerprint, {cols} FROM {ISSUES} WHERE {where} GROUP BY Fingerprint "
-                                    f"{having} ORDER BY LastSeen DESC, Fingerprint")
+                                    f"{having} ORDER BY last_LastSeen DESC, Fingerprint")
         out = []
         for (fp, st, etype, message, count, first, last, trace, services, routes, resolved, regressions, updated,
              _synced) in result.rows:
