@@ -120,6 +120,8 @@ def act(issue: Issue, action: str, at: dt.datetime) -> Issue:
     if action not in ACTIONS:
         raise UnknownAction(action)
     status = ACTIONS[action]
+    if issue.updated_at is not None and at <= issue.updated_at:  # the newest version wins, even past a skewed clock
+        at = issue.updated_at + dt.timedelta(milliseconds=1)
     return dataclasses.replace(issue, status=status, resolved_at=at if status == RESOLVED else None, updated_at=at)
 
 
