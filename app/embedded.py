@@ -14,7 +14,8 @@ import dataclasses
 import logging
 import os
 
-from stackeye.app import decisions_api, triggers_api
+from stackeye.app import decisions_api, issues_api, triggers_api
+from stackeye.events.issue_sync import IssueSync
 from stackeye.app.decisions import DecisionService, load_policies
 from stackeye.app.query_limits import query_limits
 from stackeye.app.triggers import TriggerService, load_triggers
@@ -49,6 +50,7 @@ class Context:
     receiver: Receiver | None = None
     decisions: DecisionService | None = None  # the evaluator, its policies and scheduler
     triggers: TriggerService | None = None  # the trigger engine, its rules, notifiers and schedule
+    issues: IssueSync | None = None  # the issues of the errors view, synced each trigger round
     openapi_paths: dict = dataclasses.field(default_factory=dict)  # routes added above the query layer
 
 
@@ -85,8 +87,9 @@ class EmbeddedApp:
         receiver = Receiver(queue, metrics, IngestLimits(cfg.max_request_bytes), Authenticator(cfg.tokens))
         ctx = self.context = Context(cfg, storage, url.redacted(), metrics, queue, writer, receiver)
         ctx.decisions = DecisionService(storage, metrics.registry, policies, cfg.decide_interval)
+        ctx.issues = IssueSync(storage)
         ctx.triggers = TriggerService(storage, metrics.registry, triggers, cfg.trigger_interval,
-                                      generator_base=f"http://{cfg.http}")
+                                      generator_base=f"http://{cfg.http}", issues=ctx.issues)
         writer.start()
         try:
             grpc_server = OtlpGrpcServer(receiver, cfg.otlp_grpc)
@@ -98,6 +101,7 @@ class EmbeddedApp:
             router = api_router(ctx)
             decisions_api.register(router, ctx)
             triggers_api.register(router, ctx)
+            issues_api.register(router, ctx)
             self._api = HTTPServer(router, cfg.http, "API")
             if cfg.keda_grpc:
                 self._servers.append(keda_scaler(ctx.decisions.evaluator, cfg))

@@ -9,10 +9,15 @@ validated whole, written to the file, in force from the next round — or refuse
 
 Metrics: ``stackeye_trigger_rounds_total{outcome}``, ``stackeye_trigger_rule_failures_total{rule}``,
 ``stackeye_trigger_events_total{state}``, ``stackeye_event_deliveries_total{notifier,outcome}``,
-``stackeye_event_delivery_attempts_total{notifier}``, ``stackeye_trigger_round_seconds``.
+``stackeye_event_delivery_attempts_total{notifier}``, ``stackeye_trigger_round_seconds``,
+``stackeye_issue_syncs_total{outcome}``.
+
+Each round starts with the issues' sync (:mod:`stackeye.events.issue_sync`) when one is given: a
+new or regressed issue's event is stored then and sent by the round's outbox flush.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -45,13 +50,17 @@ class TriggerMetrics:
                                   ["notifier", "outcome"], registry=registry)
         self.attempts = Counter("stackeye_event_delivery_attempts", "Delivery attempts, retries included",
                                 ["notifier"], registry=registry)
+        self.issue_syncs = Counter("stackeye_issue_syncs", "Syncs of the issues with the errors view, by outcome",
+                                   ["outcome"], registry=registry)
         self.seconds = Histogram("stackeye_trigger_round_seconds", "Time of one round over every rule",
                                  registry=registry, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
 
 
 class TriggerService:
-    def __init__(self, storage, registry, triggers: TriggerFile, interval_s: float, generator_base: str = ""):
+    def __init__(self, storage, registry, triggers: TriggerFile, interval_s: float, generator_base: str = "",
+                 issues=None):
         self.path = triggers.path
+        self.issues = issues  # an IssueSync run first in every round, so its events go out in the same round
         self.metrics = TriggerMetrics(registry)
         self.interval_s = float(interval_s)
         self._loop = Periodic("stackeye-triggers", self.interval_s, self.tick)
@@ -78,6 +87,17 @@ class TriggerService:
         """One round over every rule; never raises."""
         self.ticks += 1
         started = time.monotonic()
+        if self.issues is not None:
+            try:
+                synced = self.issues.sync(dt.datetime.now(dt.timezone.utc))
+            except Exception:
+                log.exception("issue sync failed; retrying in %gs", self.interval_s)
+                self.metrics.issue_syncs.labels("failed").inc()
+            else:
+                self.metrics.issue_syncs.labels("ok").inc()
+                for s in synced.events:
+                    self.metrics.events.labels(s.event.state).inc()
+                    log.info("%s", s.event.message)
         try:
             result = self.engine.evaluate()
         except Exception:

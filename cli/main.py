@@ -23,6 +23,7 @@ COMMANDS = [
     "decide",
     "triggers",
     "events",
+    "issues",
 ]
 
 EPILOG = """examples:

@@ -9,5 +9,8 @@
 - :mod:`~stackeye.events.store`: ``stackeye_events`` (transitions, the state a restart resumes
   from) and ``stackeye_event_deliveries`` (every delivery attempt, the outbox);
 - :mod:`~stackeye.events.notifiers`: Alertmanager v2, a signed webhook, a log line;
-- :mod:`~stackeye.events.engine`: one evaluation round over every rule.
+- :mod:`~stackeye.events.engine`: one evaluation round over every rule;
+- :mod:`~stackeye.events.issues` / :mod:`~stackeye.events.issue_store` / :mod:`~stackeye.events.issue_sync`:
+  error groups as issues (new, open, resolved, ignored, regressed), ``stackeye_issues``, and the
+  sync each round of ``stackeye up --triggers`` runs (new/regressed → events ``issue_new``/``issue_regressed``).
 """
