@@ -60,7 +60,7 @@ class RoutingSettings:
                                              "costs no weight (0.25: 25 %)", minimum=0.0)
     latency_floor_ms: float = setting(5.0, "latencies under this count as this when compared (differences among "
                                            "fast servers are noise)", minimum=0.0)
-    latency_exponent: float = setting(2.0, "above the tolerance, weight falls as (tolerated / latency ratio) "
+    latency_exponent: float = setting(3.0, "above the tolerance, weight falls as (tolerated / latency ratio) "
                                            "to this power", positive=True)
     consecutive_5xx: int = setting(5, "this many 5xx in a row eject a server (0: off)", minimum=0)
     failure_percentage_threshold: float = setting(

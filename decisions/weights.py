@@ -14,9 +14,10 @@ weight back):
   small share — where it is fast enough — keeps that share instead of being pushed back into the
   load that slowed it (without it the weight swings between the floor and the top). Beyond the
   tolerance it asks for ``((1 + tolerance) / ratio) ** latency_exponent`` of ``max_weight`` — inverse
-  to how much slower it is, squared by default, so a server 4× slower than its peers falls to the
-  floor while one 1.3× slower loses little — and never more than it has: a server slower than its
-  peers does not gain weight.
+  to how much slower it is, cubed by default, so a server 4× slower than its peers falls to the
+  floor, one 1.75× slower to about a third (the cube drains it within 30 s in the simulator's
+  slow-instance scenario, where the square took up to 55 s) while one 1.3× slower loses little —
+  and never more than it has: a server slower than its peers does not gain weight.
 - **failure factor**: its failure rate above the set's median failure rate, against the
   failure-percentage ejection threshold: 1 when it fails no more than its peers, falling linearly to
   0 (the floor) as the excess reaches the threshold at which :mod:`.outlier` would eject it. A server

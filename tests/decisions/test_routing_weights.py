@@ -48,7 +48,7 @@ def test_a_slow_server_loses_weight_step_by_step_to_the_floor_and_recovers():
 @pytest.mark.parametrize("p95, current, wanted", [
     (100.0, 40.0, 100.0),   # at the median: back to the top
     (110.0, 40.0, 40.0),    # just above it, within the 25 % tolerance: held (the dead band)
-    (150.0, 100.0, 100 * (1.25 / 1.5) ** 2),  # beyond: inverse square of the ratio over the tolerance
+    (150.0, 100.0, 100 * (1.25 / 1.5) ** 3),  # beyond: the ratio over the tolerance, inverse cubed
     (150.0, 30.0, 30.0),    # ... but a slower server never gains weight
     (2000.0, 100.0, 5.0),   # far slower: the floor
 ])
