@@ -11,7 +11,8 @@ policies, bounds):
 - ``latency_p95_ms`` / ``latency_p99_ms`` — an SLO on the service's latency quantile. Not HPA's
   ratio: each replica is taken as an M/M/c queue whose service time is fitted to the observed
   rate, replicas and quantile, and the recommendation is the fewest replicas whose predicted
-  quantile is within the SLO less the tolerance (:mod:`.queueing`). When the service time alone
+  quantile is within the SLO less the tolerance (:mod:`.queueing`); a scale-down must meet it with
+  the margin twice over, so the count does not swing around the SLO. When the service time alone
   exceeds the SLO the target says that more replicas will not help, and asks only for the fewest
   that get within the tolerance of the best the service can do. A saturated fleet (fitted
   utilization above 90 %) has a latency that is backlog and a demand it cannot show: the target
@@ -121,11 +122,14 @@ def _latency(load: ServiceLoad, s: AutoscaleSettings, name: str, slo: float) -> 
                               f"{fitted}: its own p{round(q * 100)} is {floor:.0f} ms, more replicas cannot meet "
                               f"{slo:g} ms (the time is in the service, not in its queue); {n} get within "
                               f"{s.tolerance:.0%} of that")
-    if hpa.within(observed / aim, s.tolerance) and observed <= slo:
+    if aim * (1 - s.tolerance) <= observed <= aim:  # just inside the SLO less its margin: hold
         return Recommendation(name, observed, slo, current, f"{fitted}: within tolerance of the SLO")
     n = queueing.replicas_for(model, rate, aim, q, most)
     if n is None:
         return Recommendation(name, observed, slo, most, f"{fitted}: even {most} replicas miss {aim:.0f} ms")
+    if n < current:  # fewer replicas must meet the SLO with the margin twice over (hysteresis)
+        aim = aim * (1 - s.tolerance)
+        n = min(current, queueing.replicas_for(model, rate, aim, q, most) or current)
     predicted = model.quantile_ms(rate, n, q)
     return Recommendation(name, observed, slo, n, f"{fitted}: {n} replicas predict {predicted:.0f} ms "
                                                   f"(aiming at {aim:.0f} ms)")
