@@ -70,6 +70,24 @@ def register(router, context) -> None:
         body = req.json()
         return _answer(lambda: routing(body, _policies(body)))
 
+    @router.route("POST", "/api/v1/decisions/routing/drain")
+    def post_drain(req: Request) -> Response:
+        body = req.json()
+
+        def run():
+            if not isinstance(body, dict):
+                raise HTTPError(400, 'expected a JSON object: {"upstream": …, "server": …, "drained": true}')
+            for name in ("upstream", "server"):
+                if not isinstance(body.get(name), str) or not body.get(name):
+                    raise HTTPError(400, f"{name!r} is required: a non-empty string", parameter=name)
+            drained = body.get("drained", True)
+            if not isinstance(drained, bool):
+                raise HTTPError(400, "'drained' is true (take the server out) or false (put it back)",
+                                parameter="drained")
+            state = service.evaluator.drain(body["upstream"], body["server"], drained)
+            return Response.json({"upstream": body["upstream"], "server": body["server"], "drained": state.drained})
+        return _answer(run)
+
     @router.route("GET", "/api/v1/decisions/history")
     def history(req: Request) -> Response:
         def run():
@@ -176,6 +194,14 @@ OPENAPI_PATHS = {
                     "application/json": {"schema": _rows_schema(ROUTING_COLUMNS)}}}, "400": _BAD}},
         "post": {"operationId": "decisions_routing_with", "summary": "the same with the policies in the body "
                  "(nothing stored)", "responses": {"200": {"description": "one decision per server"}, "400": _BAD}}},
+    "/api/v1/decisions/routing/drain": {
+        "post": {"operationId": "decisions_routing_drain", "summary": "take a server out of routing (drained: "
+                 "weight 0 until undrained) or put it back",
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                     "type": "object", "required": ["upstream", "server"], "properties": {
+                         "upstream": {"type": "string", "minLength": 1}, "server": {"type": "string", "minLength": 1},
+                         "drained": {"type": "boolean", "default": True}}}}}},
+                 "responses": {"200": {"description": "upstream, server, drained"}, "400": _BAD}}},
     "/api/v1/decisions/history": {
         "get": {"operationId": "decisions_history", "summary": "stored decisions, newest first",
                 "parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"},

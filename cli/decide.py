@@ -23,6 +23,7 @@ SUBCOMMANDS = [
     "backtest",
     "simulate",
     "apply",
+    "drain",
 ]
 
 

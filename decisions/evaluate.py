@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import contextlib
 import threading
 from typing import Callable
 
@@ -50,6 +51,12 @@ class Round:
         return [(e.kind, e.key, o) for e in self.evaluations for o in e.outcomes if o.changed]
 
 
+# One read-decide-record of stored states at a time in this process: the scheduler's round and an
+# operator's drain both read a state and write the next; interleaved, one would undo the other.
+_STATE_WRITES = threading.Lock()
+_NO_LOCK = contextlib.nullcontext()
+
+
 class Evaluator:
     def __init__(self, storage, policies: PolicyFile | None = None,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC), policy_of=registered):
@@ -77,9 +84,10 @@ class Evaluator:
     def autoscale(self, service: str | None = None, at: dt.datetime | None = None,
                   persist: bool = True) -> list:
         """One AutoscaleDecision per service (see the module doc for which), as of ``at``."""
-        evaluations = self._autoscale(service, self._at(at), self._policies)
-        if persist:
-            self.store.record(evaluations)
+        with _STATE_WRITES if persist else _NO_LOCK:
+            evaluations = self._autoscale(service, self._at(at), self._policies)
+            if persist:
+                self.store.record(evaluations)
         return [o.decision for e in evaluations for o in e.outcomes]
 
     def _autoscale(self, service: str | None, at: dt.datetime, policies: PolicyFile) -> list[Evaluation]:
@@ -113,10 +121,28 @@ class Evaluator:
     # -- routing ---------------------------------------------------------------------------------
     def routing(self, upstream: str, at: dt.datetime | None = None, persist: bool = True) -> list:
         """One RoutingDecision per server of ``upstream``, as of ``at``."""
-        evaluation = self._routing(upstream, self._at(at), self._policies)
-        if persist:
-            self.store.record([evaluation])
+        with _STATE_WRITES if persist else _NO_LOCK:
+            evaluation = self._routing(upstream, self._at(at), self._policies)
+            if persist:
+                self.store.record([evaluation])
         return [o.decision for o in evaluation.outcomes]
+
+    def drain(self, upstream: str, server: str, drained: bool = True, at: dt.datetime | None = None):
+        """Mark ``server`` of ``upstream`` drained (or not) in the routing state, from ``at`` on: the
+        policy gives a drained server weight 0 and state ``drained`` until it is undrained (then it
+        starts again at the floor weight). Returns the server's new ServerState."""
+        from stackeye.decisions.model import ServerState
+
+        policy, at = self.policy_of("routing"), self._at(at)
+        with _STATE_WRITES:
+            state = self.store.state_at("routing", upstream, at, policy.state_type) or policy.state_type()
+            servers = dict(state.servers)
+            prev = servers.get(server) or ServerState()
+            # back from a drain: from the floor weight up (slow start), as after an ejection
+            servers[server] = dataclasses.replace(prev, drained=True) if drained else \
+                dataclasses.replace(prev, drained=False, weight=0.0, slow_start=True)
+            self.store.record([Evaluation("routing", upstream, at, dataclasses.replace(state, servers=servers), ())])
+        return servers[server]
 
     def _routing(self, upstream: str, at: dt.datetime, policies: PolicyFile) -> Evaluation:
         policy = self.policy_of("routing")
@@ -140,18 +166,19 @@ class Evaluator:
         A failing part (a query, a policy) is reported in ``failures`` and does not stop the rest."""
         at, policies = self._at(at), self._policies  # one set of policies for the whole round
         evaluations, failures = [], []
-        if policies.keys("autoscale"):
-            try:
-                evaluations += self._autoscale(None, at, policies)
-            except Exception as exc:  # logged and counted by the caller; the routing still runs
-                failures.append(Failure("autoscale", "*", f"{type(exc).__name__}: {exc}"))
-        for upstream in policies.keys("routing"):
-            try:
-                evaluations.append(self._routing(upstream, at, policies))
-            except Exception as exc:
-                failures.append(Failure("routing", upstream, f"{type(exc).__name__}: {exc}"))
-        if persist and evaluations:
-            self.store.record(evaluations)
+        with _STATE_WRITES if persist else _NO_LOCK:
+            if policies.keys("autoscale"):
+                try:
+                    evaluations += self._autoscale(None, at, policies)
+                except Exception as exc:  # logged and counted by the caller; the routing still runs
+                    failures.append(Failure("autoscale", "*", f"{type(exc).__name__}: {exc}"))
+            for upstream in policies.keys("routing"):
+                try:
+                    evaluations.append(self._routing(upstream, at, policies))
+                except Exception as exc:
+                    failures.append(Failure("routing", upstream, f"{type(exc).__name__}: {exc}"))
+            if persist and evaluations:
+                self.store.record(evaluations)
         return Round(at, tuple(evaluations), tuple(failures))
 
     # -- history ---------------------------------------------------------------------------------
