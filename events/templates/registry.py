@@ -13,6 +13,11 @@ TEMPLATES = [
     "apdex",
     "middleware_down",
     "agent_silent",
+    "throughput_drop",
+    "host_cpu",
+    "host_memory",
+    "host_disk",
+    "kafka_lag",
 ]
 
 
