@@ -18,6 +18,7 @@ TEMPLATES = [
     "host_memory",
     "host_disk",
     "kafka_lag",
+    "stackeye_health",
 ]
 
 
