@@ -15,6 +15,7 @@ import logging
 import os
 
 from stackeye.app import decisions_api, issues_api, triggers_api
+from stackeye.events.deploys import DeployTracker
 from stackeye.events.issue_sync import IssueSync
 from stackeye.app.decisions import DecisionService, load_policies
 from stackeye.app.query_limits import query_limits
@@ -25,6 +26,7 @@ from stackeye.collector.ingest.otlp_grpc import OtlpGrpcServer
 from stackeye.collector.ingest.otlp_http import otlp_http_router
 from stackeye.collector.ingest.receiver import Authenticator, IngestLimits, Receiver
 from stackeye.collector.queue.spool import Spool
+from stackeye.collector.self_metrics import SelfMetricsWriter
 from stackeye.collector.telemetry import PipelineMetrics
 from stackeye.collector.writer.writer import Writer, WriterConfig
 from stackeye.core.http import HTTPServer
@@ -89,7 +91,9 @@ class EmbeddedApp:
         ctx.decisions = DecisionService(storage, metrics.registry, policies, cfg.decide_interval)
         ctx.issues = IssueSync(storage)
         ctx.triggers = TriggerService(storage, metrics.registry, triggers, cfg.trigger_interval,
-                                      generator_base=f"http://{cfg.http}", issues=ctx.issues)
+                                      generator_base=f"http://{cfg.http}", issues=ctx.issues,
+                                      self_metrics=SelfMetricsWriter(storage, metrics, lambda: queue.depth()[1]),
+                                      deploys=DeployTracker(storage))
         writer.start()
         try:
             grpc_server = OtlpGrpcServer(receiver, cfg.otlp_grpc)

@@ -13,7 +13,12 @@ Metrics: ``stackeye_trigger_rounds_total{outcome}``, ``stackeye_trigger_rule_fai
 ``stackeye_issue_syncs_total{outcome}``.
 
 Each round starts with the issues' sync (:mod:`stackeye.events.issue_sync`) when one is given: a
-new or regressed issue's event is stored then and sent by the round's outbox flush.
+new or regressed issue's event is stored then and sent by the round's outbox flush. Then the
+process's self-metrics are written (:mod:`stackeye.collector.self_metrics`, read by the
+``stackeye_health`` template) and, when given, the deploys seen in spans are recorded
+(:mod:`stackeye.events.deploys`). Each of these steps failing is logged and counted
+(``stackeye_self_metrics_writes_total{outcome}``, ``stackeye_deploy_scans_total{outcome}``) and
+keeps the round going.
 """
 from __future__ import annotations
 
@@ -52,15 +57,21 @@ class TriggerMetrics:
                                 ["notifier"], registry=registry)
         self.issue_syncs = Counter("stackeye_issue_syncs", "Syncs of the issues with the errors view, by outcome",
                                    ["outcome"], registry=registry)
+        self.self_metrics = Counter("stackeye_self_metrics_writes", "Writes of the process's self-metrics into "
+                                    "ClickHouse, by outcome", ["outcome"], registry=registry)
+        self.deploy_scans = Counter("stackeye_deploy_scans", "Scans of the spans for new service versions, by "
+                                    "outcome", ["outcome"], registry=registry)
         self.seconds = Histogram("stackeye_trigger_round_seconds", "Time of one round over every rule",
                                  registry=registry, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
 
 
 class TriggerService:
     def __init__(self, storage, registry, triggers: TriggerFile, interval_s: float, generator_base: str = "",
-                 issues=None):
+                 issues=None, self_metrics=None, deploys=None):
         self.path = triggers.path
         self.issues = issues  # an IssueSync run first in every round, so its events go out in the same round
+        self.self_metrics = self_metrics  # a SelfMetricsWriter, so stackeye_health rules see this round's numbers
+        self.deploys = deploys  # a DeployTracker: its events too go out in the same round
         self.metrics = TriggerMetrics(registry)
         self.interval_s = float(interval_s)
         self._loop = Periodic("stackeye-triggers", self.interval_s, self.tick)
@@ -98,6 +109,12 @@ class TriggerService:
                 for s in synced.events:
                     self.metrics.events.labels(s.event.state).inc()
                     log.info("%s", s.event.message)
+        self._step("self-metrics write", self.self_metrics, lambda w: w.write(dt.datetime.now(dt.timezone.utc)),
+                   self.metrics.self_metrics)
+        for event in self._step("deploy scan", self.deploys, lambda d: d.scan(dt.datetime.now(dt.timezone.utc)),
+                                self.metrics.deploy_scans) or ():
+            self.metrics.events.labels(event.event.state).inc()
+            log.info("%s", event.event.message)
         try:
             result = self.engine.evaluate()
         except Exception:
@@ -113,6 +130,19 @@ class TriggerService:
         for s in result.events:
             self.metrics.events.labels(s.event.state).inc()
             log.info("trigger %s %s %s", s.event.rule, s.event.state, dict(s.event.labels))
+
+    def _step(self, what: str, part, run, counter):
+        """``run(part)`` when ``part`` is given; a failure is logged and counted, never raised."""
+        if part is None:
+            return None
+        try:
+            done = run(part)
+        except Exception:
+            log.exception("%s failed; retrying in %gs", what, self.interval_s)
+            counter.labels("failed").inc()
+            return None
+        counter.labels("ok").inc()
+        return done
 
     def replace(self, doc: Mapping[str, Any]) -> TriggerFile:
         """Validate ``doc`` whole, write it to the triggers file, put it in force."""

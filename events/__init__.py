@@ -12,5 +12,6 @@
 - :mod:`~stackeye.events.engine`: one evaluation round over every rule;
 - :mod:`~stackeye.events.issues` / :mod:`~stackeye.events.issue_store` / :mod:`~stackeye.events.issue_sync`:
   error groups as issues (new, open, resolved, ignored, regressed), ``stackeye_issues``, and the
-  sync each round of ``stackeye up --triggers`` runs (new/regressed → events ``issue_new``/``issue_regressed``).
+  sync each round of ``stackeye up --triggers`` runs (new/regressed → events ``issue_new``/``issue_regressed``);
+- :mod:`~stackeye.events.deploys`: a change of ``service.version`` in spans → an event of rule ``deploy``.
 """

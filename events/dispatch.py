@@ -10,6 +10,10 @@ recorded (``stackeye_event_deliveries``: attempts, outcome, error) right after i
 - ``failed``: still failing after ``retry_for``; the notifier's remaining events wait too (order
   kept) and the next round — or the next process, after a restart — sends them again.
 
+A notifier takes the events of its ``severities`` (default: all), and deploy events
+(:mod:`~stackeye.events.deploys`) only when its ``severities`` name ``info`` explicitly: news, not
+an alert.
+
 So nothing to notify is lost across a restart, and what was delivered is not sent again (a crash
 between a delivery and its record sends that one event twice: at least once, with the same
 ``X-Stackeye-Event-Id``).
@@ -23,6 +27,7 @@ import threading
 from typing import Callable, Sequence
 
 from stackeye.core.retry import Backoff, Stopped, retry, retry_on
+from stackeye.events.deploys import DEPLOY_RULE
 from stackeye.events.notifiers import DeliveryError
 from stackeye.events.rules import TriggerRule
 from stackeye.events.store import DELIVERED, FAILED, REJECTED, Delivery, EventStore
@@ -41,6 +46,13 @@ class DeliveryCounts:
     failed: int = 0
     rejected: int = 0
     attempts: int = 0
+
+
+def wants(cfg, stored) -> bool:
+    """Whether the notifier of ``cfg`` takes ``stored`` (see the module docstring)."""
+    if stored.event.rule == DEPLOY_RULE:
+        return stored.severity in cfg.severities
+    return not cfg.severities or stored.severity in cfg.severities
 
 
 class Dispatcher:
@@ -64,7 +76,7 @@ class Dispatcher:
         for notifier in self.notifiers:
             cfg = notifier.config
             for stored in self.store.undelivered(cfg.id, since):
-                if cfg.severities and stored.severity not in cfg.severities or (cfg.id, stored.event.id) in self._done:
+                if not wants(cfg, stored) or (cfg.id, stored.event.id) in self._done:
                     continue
                 delivery = self._deliver(notifier, stored)
                 self.store.record_deliveries([delivery])

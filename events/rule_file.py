@@ -42,6 +42,8 @@ from stackeye.query.views import registry as views
 from stackeye.query.views.params import TIME_PARAMS
 
 _TABLE_KEY = re.compile(r"^(trigger|notifier)\[(\d+)\](?:\.(.+))?$")
+# rules of the events stackeye records itself (issue_sync, deploys): no trigger may take their names
+RESERVED = ("issue_new", "issue_regressed", "deploy")
 # fields a template does not replace: they stay the rule's own
 OWN = ("name", "for_", "every", "severity", "labels", "annotations", "silence_until")
 
@@ -106,6 +108,9 @@ def from_mapping_doc(doc: Mapping[str, Any], source: str = "triggers", path: str
     for index, rule in enumerate(parsed.trigger):
         if not rule.name:
             raise _rule_error(source, f"#{index + 1}", "name", 'required: every trigger has a name, e.g. name = "checkout-errors"')
+        if rule.name in RESERVED:
+            raise _rule_error(source, rule.name, "name", f"{rule.name!r} names stackeye's own events "
+                                                         f"({', '.join(RESERVED)}); choose another name")
         if rule.name in seen:
             raise _rule_error(source, rule.name, "name", "two triggers have this name; names are unique")
         seen.add(rule.name)

@@ -67,3 +67,23 @@ def service_where(params: Mapping[str, str]) -> dict:
     """``where`` for an optional ``service`` parameter ('' or '*': every service)."""
     service = params.get("service", "")
     return {} if service in ("", "*") else {"service": service}
+
+
+def duration(params: Mapping[str, str], name: str) -> float:
+    """A duration parameter (``90s``, ``5m``, ``1d``) in seconds; TemplateError naming it when it is not one."""
+    from stackeye.core.units import parse_duration
+
+    try:
+        value = parse_duration(params[name])
+    except ValueError as exc:
+        raise TemplateError(name, str(exc)) from None
+    if not value > 0:
+        raise TemplateError(name, f"must be positive, got {params[name]!r}")
+    return value
+
+
+def equals(column: str, value: str) -> str:
+    """`` AND column = 'value'`` for an optional filter parameter ('' or '*': no filter)."""
+    from stackeye.query.views import sql as q
+
+    return "" if value in ("", "*") else f" AND {column} = {q.lit(value)}"

@@ -13,6 +13,12 @@ TEMPLATES = [
     "apdex",
     "middleware_down",
     "agent_silent",
+    "throughput_drop",
+    "host_cpu",
+    "host_memory",
+    "host_disk",
+    "kafka_lag",
+    "stackeye_health",
 ]
 
 
