@@ -85,6 +85,27 @@ def register(router, context) -> None:
             raise HTTPError(500, f"the events could not be read: {exc}", code=exc.code) from None
         return Response.json({"events": rows})
 
+    @router.route("GET", "/api/v1/events/series")
+    def get_event_series(req: Request) -> Response:
+        q = req.query
+        try:
+            until = parse_time(q["until"], "until") if q.get("until") else dt.datetime.now(dt.timezone.utc)
+            since = parse_since(q.get("since") or "24h")
+            step = parse_duration(q.get("step") or "5m", "step")
+            if step < 1:
+                raise ParamError("step", "must be at least 1s")
+            if since >= until:
+                raise ParamError("since", "must be before 'until'")
+            if (until - since).total_seconds() / step > 10_000:
+                raise ParamError("step", "gives more than 10,000 buckets over the range; take a longer step")
+            rows = service.engine.store.series(since, until, int(step), q.get("rule") or None,
+                                               q.get("severity") or None)
+        except ParamError as exc:
+            raise HTTPError(400, str(exc), parameter=exc.param) from None
+        except QueryError as exc:
+            raise HTTPError(500, f"the events could not be read: {exc}", code=exc.code) from None
+        return Response.json({"since": _iso(since), "until": _iso(until), "step_s": int(step), "series": rows})
+
     context.openapi_paths.update(OPENAPI_PATHS)
 
 
@@ -104,4 +125,13 @@ OPENAPI_PATHS = {
                     ("severity", "critical, warning or info"), ("since", "RFC 3339 or a duration before now (1h)"),
                     ("until", "RFC 3339"), ("limit", "rows (default 1000)"))],
                 "responses": {"200": {"description": "events"}, "400": {"description": "a bad parameter"}}}},
+    "/api/v1/events/series": {
+        "get": {"operationId": "event_series", "summary": "transitions per rule, state and time bucket (charts)",
+                "parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"},
+                                "description": d} for n, d in (
+                    ("rule", "only this rule"), ("severity", "critical, warning or info"),
+                    ("since", "RFC 3339 or a duration before now (default 24h)"), ("until", "RFC 3339 (default now)"),
+                    ("step", "bucket length, e.g. 5m (default)"))],
+                "responses": {"200": {"description": "since, until, step_s, series"},
+                              "400": {"description": "a bad parameter"}}}},
 }

@@ -119,6 +119,22 @@ class EventStore:
         event = Event(rule, fp, state, _time(at), json.loads(labels), float(value), _time(since), message)
         return StoredEvent(event, severity, True)
 
+    def series(self, since: dt.datetime, until: dt.datetime, step_s: int, rule: str | None = None,
+               severity: str | None = None) -> list[dict]:
+        """Transitions per rule, state and time bucket of ``step_s`` seconds (for charts): every bucket of
+        ``[since, until)`` is present for each rule and state seen, with 0 where nothing happened."""
+        where = q.and_all(f"Time >= {_ts(since)}", f"Time < {_ts(until)}", f"Rule = {q.lit(rule)}" if rule else "",
+                          f"Severity = {q.lit(severity)}" if severity else "")
+        result = self.storage.query(
+            f"SELECT Rule, State, toUInt32(intDiv(toUnixTimestamp(Time) - {int(since.timestamp())}, {int(step_s)})) "
+            f"AS b, count() FROM {EVENTS} WHERE {where} GROUP BY Rule, State, b ORDER BY Rule, State, b")
+        buckets = max(1, -(-int((until - since).total_seconds()) // int(step_s)))
+        counts: dict[tuple[str, str], list[int]] = {}
+        for rule_, state, b, n in result.rows:
+            counts.setdefault((rule_, state), [0] * buckets)[min(int(b), buckets - 1)] += int(n)
+        times = [_iso(since + dt.timedelta(seconds=i * step_s)) for i in range(buckets)]
+        return [{"rule": r, "state": st, "times": times, "counts": c} for (r, st), c in counts.items()]
+
     def history(self, rule: str | None = None, state: str | None = None, severity: str | None = None,
                 since: dt.datetime | None = None, until: dt.datetime | None = None, limit: int = 1000) -> list[dict]:
         """Stored events, newest first, each with its deliveries."""
