@@ -115,8 +115,9 @@ def measure_all(rules: Iterable[TriggerRule], source, at: dt.datetime) -> dict[s
             for plan in plans:
                 out[plan.rule.name] = _measure_alone(plan, source)
             continue
+        index: dict[tuple, dict[tuple, list[dict]]] = {}  # filter columns → their values → rows, in order
         for plan in plans:
-            out[plan.rule.name] = _from_rows(plan.rule, plan.select(rows), plan.match)
+            out[plan.rule.name] = _from_rows(plan.rule, plan.select(rows, index), plan.match)
     return out
 
 
@@ -134,10 +135,17 @@ class _Plan:
     match: Mapping[str, str]  # ``where`` keys that are row fields, not view parameters
     shared: bool  # a run without the filters, at the largest limit
 
-    def select(self, rows: Sequence[dict]) -> list[dict]:
+    def select(self, rows: Sequence[dict], index: dict) -> list[dict]:
+        """This rule's rows of its run's ``rows``; ``index`` is kept across the rules of one run."""
         if not self.shared:
             return list(rows)
-        mine = [r for r in rows if all(str(r.get(k)) == v for k, v in self.filters.items())]
+        columns = tuple(sorted(self.filters))
+        if columns not in index:
+            by_value: dict[tuple, list[dict]] = {}
+            for r in rows:
+                by_value.setdefault(tuple(str(r.get(k)) for k in columns), []).append(r)
+            index[columns] = by_value
+        mine = index[columns].get(tuple(self.filters[k] for k in columns), [])
         return mine[:self.own["limit"]]
 
 
