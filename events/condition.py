@@ -107,7 +107,7 @@ def measure_all(rules: Iterable[TriggerRule], source, at: dt.datetime) -> dict[s
         if len(plans) == 1:
             plans = [_alone(plans[0])]
         try:
-            rows = plans[0].view.run_params(source, plans[0].params).dicts()
+            rows = _dicts(plans[0].view, plans[0].view.run_params(source, plans[0].params))
         except Exception as exc:
             out.update((p.rule.name, exc) for p in plans)
             continue
@@ -175,10 +175,17 @@ def _alone(plan: _Plan) -> _Plan:
 
 def _measure_alone(plan: _Plan, source) -> list[Observation] | Exception:
     try:
-        rows = plan.view.run_params(source, plan.own).dicts()
+        rows = _dicts(plan.view, plan.view.run_params(source, plan.own))
     except Exception as exc:
         return exc
     return _from_rows(plan.rule, rows, plan.match)
+
+
+def _dicts(view, result) -> list[dict]:
+    """The rows as dicts: what ``result.dicts()`` gives, without its deep copy (a view's fields are
+    plain values), which took a third of a round of 1,000 rules."""
+    columns = view.columns
+    return [{c: getattr(row, c) for c in columns} for row in result.rows]
 
 
 def _from_sql(rule: TriggerRule, result) -> list[Observation] | Exception:
