@@ -18,8 +18,8 @@ to a local webhook receiver that stamps each arrival. The engine runs every ``--
 the same rules plus a probe (``error_rate`` of a service of its own, ``for`` = ``--for``), its
 clock shifted back to the data set's end so the 1,000 rules measure real data. At a random
 instant the bench inserts the probe's failing spans (stamped on the shifted clock): the condition
-holds from then, has held for ``for`` at insert + ``for``; the delay is the arrival time minus
-that instant. Goal: ≤ interval + 1 s.
+holds from the insert's start, has held for ``for`` ``for`` later; the delay is the arrival time
+minus that instant. Goal: ≤ interval + 1 s.
 """
 from __future__ import annotations
 
@@ -231,10 +231,10 @@ def delays(storage, doc: dict, reps: int, interval_s: float, for_s: float, end: 
             thread = threading.Thread(target=loop, daemon=True)
             thread.start()
             time.sleep(interval_s * (1.5 + random.random()))  # a random phase against the schedule
+            held = time.time() + for_s  # the condition holds once the insert begins: held for `for` then
             start = dt.datetime.now(dt.timezone.utc) - shift - dt.timedelta(seconds=2)  # failing calls, 2 s
             decision_data.insert(storage, decision_data.spans(probe, "p1", start, [20] * 40, status=[500] * 40,
                                                               step_s=0.05))
-            held = time.time() + for_s  # the instant the condition has held for `for`
             fired = lambda got: any(a["labels"]["alertname"] == probe and a["status"] == "firing"  # noqa: E731
                                     for r in got for a in r["json"]["alerts"])
             try:  # (the receiver wakes this thread as the request arrives)
