@@ -4,8 +4,10 @@
 
 1. the first round reads the alerts that were active from ``stackeye_events`` (a restart resumes:
    an alert already firing does not fire, nor notify, again);
-2. each rule due (``every``) is measured and stepped (:mod:`~stackeye.events.state`); a rule whose
-   measurement fails gets its own error alert, and the other rules go on;
+2. the rules due (``every``) are measured together (:func:`~stackeye.events.condition.measure_all`:
+   rules over the same view run and window share one query) and each is stepped
+   (:mod:`~stackeye.events.state`); a rule whose measurement fails gets its own error alert, and
+   the other rules go on;
 3. the round's events are stored in one INSERT — before anything is sent — and only then become
    the state in memory (a round whose store fails leaves the state as it was: the next round
    finds the same transitions again);
@@ -23,7 +25,7 @@ import logging
 import threading
 
 from stackeye.events import notifiers as notifiers_mod
-from stackeye.events.condition import measure
+from stackeye.events.condition import measure, measure_all
 from stackeye.events.dispatch import DeliveryCounts, Dispatcher
 from stackeye.events.rule_file import TriggerFile
 from stackeye.events.rules import TriggerRule, silenced
@@ -95,13 +97,13 @@ class TriggerEngine:
         last = self._last_eval.get(rule.name)
         return not rule.every or last is None or (at - last).total_seconds() >= rule.every
 
-    def _step(self, rule: TriggerRule, active, at: dt.datetime):
-        try:
-            observations = measure(rule, self.storage, at)
-        except Exception as exc:  # any failure of this rule stays this rule's: the others go on
-            new, events = step_failed(rule, active, f"{type(exc).__name__}: {exc}", at)
-            return new, events, Failure(rule.name, str(exc))
-        new, events = step(rule, active, observations, at)
+    @staticmethod
+    def _step(rule: TriggerRule, active, measured, at: dt.datetime):
+        """Step ``rule`` on what it measured (its observations, or the error its measurement raised)."""
+        if isinstance(measured, Exception):  # this rule's failure stays this rule's: the others go on
+            new, events = step_failed(rule, active, f"{type(measured).__name__}: {measured}", at)
+            return new, events, Failure(rule.name, str(measured))
+        new, events = step(rule, active, measured, at)
         return new, events, None
 
     def evaluate(self, at: dt.datetime | None = None) -> Round:
@@ -110,10 +112,10 @@ class TriggerEngine:
             result = Round(at)
             active = self.active()
             new_state: dict[str, dict[str, Alert]] = {}
-            for rule in self.triggers.rules:
-                if not self._due(rule, at):
-                    continue
-                new, events, failure = self._step(rule, active.get(rule.name, {}), at)
+            due = [rule for rule in self.triggers.rules if self._due(rule, at)]
+            measured = measure_all(due, self.storage, at)
+            for rule in due:
+                new, events, failure = self._step(rule, active.get(rule.name, {}), measured[rule.name], at)
                 result.evaluated.append(rule.name)
                 if failure:
                     result.failures.append(failure)
