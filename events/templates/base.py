@@ -87,3 +87,17 @@ def equals(column: str, value: str) -> str:
     from stackeye.query.views import sql as q
 
     return "" if value in ("", "*") else f" AND {column} = {q.lit(value)}"
+
+
+HOST = "ResourceAttributes['host.name']"
+
+
+def host_gauge_rule(p: Mapping[str, str], metric: str, value: str, where: str = "",
+                    by: tuple[tuple[str, str], ...] = ()) -> dict:
+    """An sql rule over the agent's gauge ``metric``, one label set per host (and ``by``: (alias,
+    column) pairs), ``value`` an aggregate of ``Value`` over the window, above ``max_pct``."""
+    labels = "".join(f", {column} AS {alias}" for alias, column in by)
+    sql = (f"SELECT {HOST} AS host{labels}, {value} AS value FROM otel_metrics_gauge "
+           f"WHERE MetricName = '{metric}'{where} AND {HOST} != ''{equals(HOST, p['host'])} "
+           f"AND TimeUnix >= {{from}} AND TimeUnix < {{to}} GROUP BY host{''.join(', ' + a for a, _ in by)}")
+    return {"sql": sql, "op": ">", "threshold": number(p, "max_pct", positive=True), "window": p["window"]}

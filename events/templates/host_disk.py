@@ -7,18 +7,14 @@ each host and mount point. (Disk *throughput*, ``system.disk.io.rate``, is the h
 """
 from __future__ import annotations
 
-from stackeye.events.templates.base import Template, TemplateParam, equals, number
+from stackeye.events.templates.base import Template, TemplateParam, equals, host_gauge_rule
 
-HOST = "ResourceAttributes['host.name']"
 MOUNT = "Attributes['mountpoint']"
 
 
 def build(p) -> dict:
-    sql = (f"SELECT {HOST} AS host, {MOUNT} AS mountpoint, round(100 * argMax(Value, TimeUnix), 3) AS value "
-           f"FROM otel_metrics_gauge WHERE MetricName = 'system.filesystem.utilization' AND {HOST} != ''"
-           f"{equals(HOST, p['host'])}{equals(MOUNT, p['mountpoint'])} AND TimeUnix >= {{from}} AND TimeUnix < {{to}} "
-           f"GROUP BY host, mountpoint")
-    return {"sql": sql, "op": ">", "threshold": number(p, "max_pct", positive=True), "window": p["window"]}
+    return host_gauge_rule(p, "system.filesystem.utilization", "round(100 * argMax(Value, TimeUnix), 3)",
+                           equals(MOUNT, p["mountpoint"]), by=(("mountpoint", MOUNT),))
 
 
 TEMPLATE = Template(

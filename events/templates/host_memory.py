@@ -7,16 +7,12 @@ on Linux it is the larger number, and the wrong one to page on.
 """
 from __future__ import annotations
 
-from stackeye.events.templates.base import Template, TemplateParam, equals, number
-
-HOST = "ResourceAttributes['host.name']"
+from stackeye.events.templates.base import Template, TemplateParam, host_gauge_rule
 
 
 def build(p) -> dict:
-    sql = (f"SELECT {HOST} AS host, round(100 * avg(Value), 3) AS value FROM otel_metrics_gauge "
-           f"WHERE MetricName = 'system.memory.utilization' AND Attributes['state'] = 'used' AND {HOST} != ''"
-           f"{equals(HOST, p['host'])} AND TimeUnix >= {{from}} AND TimeUnix < {{to}} GROUP BY host")
-    return {"sql": sql, "op": ">", "threshold": number(p, "max_pct", positive=True), "window": p["window"]}
+    return host_gauge_rule(p, "system.memory.utilization", "round(100 * avg(Value), 3)",
+                           " AND Attributes['state'] = 'used'")
 
 
 TEMPLATE = Template(
