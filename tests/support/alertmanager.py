@@ -10,6 +10,7 @@ import time
 import urllib.request
 
 import pytest
+from .processes import stop_process
 
 BINARY = "/usr/bin/prometheus-alertmanager"
 CONFIG = """route:
@@ -65,11 +66,6 @@ class Alertmanager:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
             self.proc = None
             self.log.close()

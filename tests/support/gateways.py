@@ -17,6 +17,7 @@ import urllib.request
 
 import pytest
 
+from .processes import stop_process
 from .services import free_port, port_open, require
 from .wait import wait_until
 
@@ -116,13 +117,7 @@ class NginxProcess:
         return open(path).read()[-3000:] if os.path.exists(path) else ""
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def haproxy_config(root: str, port: int, backend: str, servers: dict[str, str]) -> str:
@@ -178,13 +173,7 @@ class HaproxyProcess:
         return b"".join(out).decode()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def _need(binary: str) -> None:

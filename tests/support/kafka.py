@@ -12,6 +12,7 @@ import signal
 import subprocess
 
 from .logs import log_tail
+from .processes import stop_process
 from .services import free_port, port_open, require
 from .wait import wait_until
 
@@ -73,12 +74,7 @@ class TansuBroker:
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGCONT)
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
     def log_tail(self, n: int = 3000) -> str:
         return log_tail(self.log_path, n=n)

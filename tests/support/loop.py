@@ -28,6 +28,7 @@ import time
 import urllib.error
 import urllib.request
 
+from .processes import stop_process
 from .server import StackeyeServer
 from .services import free_port, port_open
 from .wait import wait_until
@@ -95,13 +96,7 @@ class Upstream:
         return open(self.log_path, errors="replace").read()[-2000:] if os.path.exists(self.log_path) else ""
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 15)
         if self.proc:
             self._log.close()
 
