@@ -1,6 +1,7 @@
 """What a rule measures at an instant: one :class:`Observation` (labels and a value) per label set.
 
-The one module of events that queries. A view rule runs its view over ``[at - window, at]`` with
+The one module of events that queries. A view rule runs its view over the whole minutes holding
+``[at - window, at]`` (:func:`minute_window`: what the rollups serve) with
 the ``where`` keys that are view parameters, keeps the rows whose fields equal the other ``where``
 keys, and names each row by its ``by`` fields (default: every text field but the value). An SQL
 rule's rows are taken as they come: the ``value`` column, every other column a label.
@@ -28,6 +29,7 @@ from typing import Iterable, Mapping, Sequence
 from stackeye.events.rules import TriggerRule
 from stackeye.query.views import registry as views
 from stackeye.query.views import sql as q
+from stackeye.query.views.params import Window
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,19 @@ SHARING = {
 class Observation:
     labels: Mapping[str, str]
     value: float
+
+
+def minute_window(at: dt.datetime, window_s: float) -> Window:
+    """The whole minutes a view rule reads at ``at``: as the views' own ``since=``, the end is ``at``
+    rounded up to the minute (no span is later than now, so the current minute holds exactly what
+    has come) and the start the minute at or before ``end - window``. The views then read only their
+    1-minute rollups: a window edge inside a minute would read raw spans, which are ordered by
+    service and name, so any time range of them costs a scan of the day (bench/events.py:
+    20-40 s instead of 2 s for 1,000 rules on 10M spans). A window is so up to a minute longer than
+    written, and a rate over it (``rate_per_s``) counts the rest of the current minute as quiet."""
+    end = Window.last(dt.timedelta(0), at).end
+    start = end - dt.timedelta(seconds=window_s)
+    return Window(start.replace(second=0, microsecond=0), end)
 
 
 def render_sql(sql: str, at: dt.datetime, window_s: float) -> str:
@@ -154,8 +169,8 @@ def _plan(rule: TriggerRule, at: dt.datetime) -> _Plan:
     declared = {p.name: p for p in view.params}
     passed = {k: v for k, v in rule.where.items() if k in declared}
     match = {k: v for k, v in rule.where.items() if k not in declared}
-    start = at - dt.timedelta(seconds=rule.window)
-    own = view.parse({"from": start.isoformat(), "to": at.isoformat(), **passed}, now=at)
+    window = minute_window(at, rule.window)
+    own = view.parse({"from": window.start.isoformat(), "to": window.end.isoformat(), **passed}, now=at)
     sharing = SHARING.get(view.name)
     shared = (sharing is not None and rule.value not in sharing.scoped and "limit" in own.values
               and own.get("offset", 0) == 0)

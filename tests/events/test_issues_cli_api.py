@@ -7,8 +7,6 @@ import json
 import subprocess
 import sys
 
-from stackeye.events import issues as lc
-from stackeye.events.issue_store import IssueStore
 from support.server import StackeyeServer
 
 T0 = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
@@ -19,15 +17,26 @@ def stackeye(*args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def test_cli_lists_and_changes_issues(tmp_path):
-    from stackeye.storage.factory import open_storage
+SEED = """
+import datetime as dt, sys
+from stackeye.events import issues as lc
+from stackeye.events.issue_store import IssueStore
+from stackeye.storage.factory import open_storage
+T0 = dt.datetime.fromisoformat(sys.argv[2])
+storage = open_storage(sys.argv[1])
+storage.migrate()
+issue, _ = lc.observe(None, lc.ErrorGroup("fp1", "KeyError", "user ? gone", 3, T0, T0, "tr1", ("checkout",)), T0)
+IssueStore(storage).save([issue], T0)
+storage.close()
+"""
 
+
+def test_cli_lists_and_changes_issues(tmp_path):
     url = f"chdb://{tmp_path / 'ch'}"
-    storage = open_storage(url)
-    storage.migrate()
-    issue, _ = lc.observe(None, lc.ErrorGroup("fp1", "KeyError", "user ? gone", 3, T0, T0, "tr1", ("checkout",)), T0)
-    IssueStore(storage).save([issue], T0)
-    storage.close()
+    # seeded in a process of its own: chDB takes one data path per process, and this one has its own
+    seeded = subprocess.run([sys.executable, "-c", SEED, url, T0.isoformat()], capture_output=True, text=True,
+                            timeout=120)
+    assert seeded.returncode == 0, seeded.stderr[-2000:]
     done = stackeye("issues", "--clickhouse", url, "--format", "json")
     assert done.returncode == 0, done.stderr
     assert [(i["fingerprint"], i["status"], i["count"]) for i in json.loads(done.stdout)] == [("fp1", "new", 3)]
