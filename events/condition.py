@@ -62,13 +62,13 @@ class Observation:
 def minute_window(at: dt.datetime, window_s: float) -> Window:
     """The whole minutes a view rule reads at ``at``: as the views' own ``since=``, the end is ``at``
     rounded up to the minute (no span is later than now, so the current minute holds exactly what
-    has come) and the start the minute at or before ``end - window``. The views then read only their
+    has come) and the start ``at - window`` rounded down to the minute: every written second is in. The views then read only their
     1-minute rollups: a window edge inside a minute would read raw spans, which are ordered by
     service and name, so any time range of them costs a scan of the day (bench/events.py:
     20-40 s instead of 2 s for 1,000 rules on 10M spans). A window is so up to a minute longer than
     written, and a rate over it (``rate_per_s``) counts the rest of the current minute as quiet."""
     end = Window.last(dt.timedelta(0), at).end
-    start = end - dt.timedelta(seconds=window_s)
+    start = at - dt.timedelta(seconds=window_s)
     return Window(start.replace(second=0, microsecond=0), end)
 
 

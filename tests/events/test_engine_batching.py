@@ -138,3 +138,15 @@ def test_the_engine_measures_a_round_together_and_fails_only_the_failing_rules(d
     assert source.statements <= 15 + 1  # the runs above, and the state read of a first round
     fired = {e.event.rule for e in rnd.events if not e.event.is_error}
     assert "all-errors" in fired and any(n.endswith("-p95") for n in fired)
+
+
+def test_view_windows_are_whole_minutes_holding_the_written_window():
+    import datetime as dt
+
+    from stackeye.events.condition import minute_window
+
+    at = dt.datetime(2030, 1, 1, 12, 0, 5, tzinfo=dt.timezone.utc)
+    w = minute_window(at, 60)
+    assert (w.start, w.end) == (at.replace(minute=59, hour=11, second=0), at.replace(minute=1, second=0))
+    on = minute_window(at.replace(second=0), 300)
+    assert (on.start, on.end) == (at.replace(hour=11, minute=55, second=0), at.replace(second=0))
