@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import urllib.request
 
-from stackeye.cli import api_client
-from stackeye.cli.errors import UsageError
+from stackeye.cli import api_client, event_source
 
 HELP = "drain a server of an upstream set by hand (weight 0, state drained) or put it back with --undo"
 EPILOG = """examples:
@@ -21,10 +19,6 @@ of the data directory when nothing runs there: every later evaluation answers we
 """
 
 
-class DrainFailed(Exception):
-    pass
-
-
 def configure(parser) -> None:
     parser.add_argument("--upstream", required=True, help="the upstream set (a [routing.<upstream>] key or a service)")
     parser.add_argument("--server", required=True, help="the server as the decisions name it (instance id or host:port)")
@@ -36,42 +30,30 @@ def run(args) -> int:
     body = {"upstream": args.upstream, "server": args.server, "drained": not args.undo}
     try:
         if args.clickhouse:
-            answer = _direct(args.clickhouse, body)
+            answer = _direct(args, body)
         else:
             try:
                 req = urllib.request.Request(f"{args.url.rstrip('/')}/api/v1/decisions/routing/drain",
                                              data=json.dumps(body).encode(), method="POST",
                                              headers={"Content-Type": "application/json"})
-                answer = api_client.request_json(req, args.url, DrainFailed, timeout=60)
+                answer = api_client.request_json(req, args.url, event_source.Unreachable, timeout=60)
             except ConnectionRefusedError:
-                path = os.path.join(args.data_dir, "clickhouse")
-                if not os.path.isdir(path):
-                    raise DrainFailed(f"nothing is running at {args.url} and there is no data directory at {path}; "
-                                      "start `stackeye up` or pass --url / --data-dir / --clickhouse") from None
-                answer = _direct("chdb://" + os.path.abspath(path), body)
-    except DrainFailed as exc:
+                answer = _direct(args, body)
+    except event_source.Unreachable as exc:
         print(f"stackeye decide drain: {exc}", file=sys.stderr)
         return 1
     print(f"{answer['upstream']}/{answer['server']}: {'drained' if answer['drained'] else 'back in routing'}")
     return 0
 
 
-def _direct(url: str, body: dict) -> dict:
+def _direct(args, body: dict) -> dict:
+    """The drain kept in the storage itself (--clickhouse, or the data directory when nothing runs)."""
     from stackeye.decisions.evaluate import Evaluator
     from stackeye.storage.base import StorageError
-    from stackeye.storage.factory import open_storage
-    from stackeye.storage.url import StorageURLError
 
-    try:
-        storage = open_storage(url)
-    except StorageURLError as exc:
-        raise UsageError(str(exc)) from None
-    except StorageError as exc:
-        raise DrainFailed(str(exc)) from None
-    try:
-        state = Evaluator(storage).drain(body["upstream"], body["server"], body["drained"])
-    except StorageError as exc:
-        raise DrainFailed(str(exc)) from None
-    finally:
-        storage.close()
+    with event_source.opened(event_source.storage_url(args)) as storage:
+        try:
+            state = Evaluator(storage).drain(body["upstream"], body["server"], body["drained"])
+        except StorageError as exc:
+            raise event_source.Unreachable(str(exc)) from None
     return {**body, "drained": state.drained}
