@@ -16,7 +16,7 @@ import time
 from typing import Sequence
 
 from stackeye.core.signals import Signal
-from stackeye.storage import engine_flatten
+from stackeye.storage import engine_flatten, statements
 from stackeye.storage.base import QueryError, QueryLimits, QueryResult, StorageError
 from stackeye.storage.complex_values import normalize
 from stackeye.storage.migrations import (
@@ -28,6 +28,7 @@ from stackeye.storage.otlp_schema import write_schema
 from stackeye.storage.url import StorageURL
 
 log = logging.getLogger("stackeye.storage")
+MULTI_STATEMENTS = 62  # ClickHouse's SYNTAX_ERROR, which its server answers to a multi-statement query
 
 _CODE = re.compile(r"Code: (\d+)\.")
 # ClickHouse error codes worth retrying: resources that may free up, not bad data.
@@ -150,6 +151,11 @@ class ChdbStorage:
     def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None) -> QueryResult:
         if limits is not None and limits != self.limits:
             raise ValueError("chDB storage applies its limits per connection; set them at construction")
+        if readonly:
+            try:
+                statements.require_single(sql)
+            except ValueError as exc:
+                raise QueryError(str(exc), code=MULTI_STATEMENTS) from None
         lock = self._rlock if readonly else self._wlock
         started = time.perf_counter()
         with lock:
