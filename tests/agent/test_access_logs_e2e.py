@@ -201,7 +201,10 @@ start_at = "beginning"
             status, body = stackeye_up.request("GET", "/api/v1/views/gateway?since=1h")
             assert status == 200, body
             rows = seen[0] = {r["gateway"]: r for r in json.loads(body)["rows"]}
-            done = all(rows.get(g, {}).get("requests") == REQUESTS for g in ("e2e-nginx", "e2e-haproxy"))
+            # every metric of a gateway arrived: its request counts and its duration histograms
+            # (an export may carry the counters before the histograms)
+            done = all(rows.get(g, {}).get("requests") == REQUESTS and rows[g].get("p95_ms") is not None
+                       and rows[g].get("upstream_p95_ms") is not None for g in ("e2e-nginx", "e2e-haproxy"))
             return rows if done else None
 
         rows = wait_until(view_rows, timeout=90, interval=0.5,
