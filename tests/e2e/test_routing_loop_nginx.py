@@ -39,8 +39,10 @@ def test_a_failing_upstream_becomes_down_and_stops_receiving_requests(tmp_path, 
 
         # healthy: the applier has written its file (all three up), nothing fails
         start = time.monotonic()
-        wait_until(lambda: "written by `stackeye decide apply routing`" in conf(), timeout=30, message=why)
-        assert " down;" not in conf() and all(f"server {u.address} weight=" in conf() for u in ups), why()
+        # (the first files may name only the upstreams whose spans have arrived: wait for all three)
+        wait_until(lambda: "written by `stackeye decide apply routing`" in conf()
+                   and all(f"server {u.address} weight=" in conf() for u in ups), timeout=45, message=why)
+        assert " down;" not in conf(), why()
         wait_until(lambda: client.failed(start)[1] >= 60, timeout=20, message="too few requests before the fault")
         failed, total = client.failed(start)
         assert failed == 0 and set(client.served_by(start)) == set(NAMES), (failed, total, client.served_by(start))
