@@ -145,7 +145,7 @@ def test_clickhouse_down_then_back_the_writer_waits_and_catches_up(kafka, ch_ser
     health = wait_until(not_ok, timeout=30, interval=0.2, message="the writer still reports ok with ClickHouse down")
     assert health["status"] == "degraded" and "unreachable" in health["last_error"]
     ch_server.start()
-    final, distinct, raw = _wait_rows(ch_server, first + second)
+    final, distinct, raw = _wait_rows(ch_server, first + second, timeout=180)  # a restarted 18.16 under load is slow
     assert (final, distinct) == (first + second, first + second), writer.log_tail()
     wait_until(lambda: writer.health()["status"] == "ok", timeout=10, interval=0.2,
                message=lambda: f"the writer did not report ok again: {writer.health()}")
