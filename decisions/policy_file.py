@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import os
-import tempfile
 from typing import Any, Callable, Mapping, Sequence
 
 import tomlkit
 from stackeye.core.config import ConfigError, from_mapping, read_toml
 from stackeye.core.config import settings as setting_specs
 from stackeye.core.config_sample import render_table
+from stackeye.core.files import write_atomically
 from stackeye.decisions import registry
 
 
@@ -143,20 +142,7 @@ def dumps(policies: PolicyFile) -> str:
 
 def save(policies: PolicyFile, path: str) -> None:
     """Write ``policies`` to ``path`` atomically (a reader sees the old file or the new one)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".policies-", suffix=".toml", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(dumps(policies))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomically(path, dumps(policies))
 
 
 EXAMPLE_KEY = "checkout"

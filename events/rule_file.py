@@ -27,13 +27,12 @@ The same document comes as JSON through ``PUT /api/v1/triggers``; :func:`save` w
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import tempfile
 from typing import Any, Mapping
 
 import tomlkit
 from stackeye.core.config import ConfigError, from_mapping, read_toml, setting
+from stackeye.core.files import write_atomically
 from stackeye.events.notifier_config import NotifierConfig
 from stackeye.events.rules import TriggerRule
 from stackeye.events.templates import registry as templates
@@ -182,16 +181,4 @@ def dumps(triggers: TriggerFile) -> str:
 
 def save(triggers: TriggerFile, path: str) -> None:
     """Write ``triggers`` to ``path`` atomically (a reader sees the old file or the new one)."""
-    fd, tmp = tempfile.mkstemp(prefix=".triggers-", suffix=".toml", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(dumps(triggers))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomically(path, dumps(triggers))

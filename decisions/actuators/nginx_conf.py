@@ -26,6 +26,7 @@ import shutil
 import subprocess
 
 from stackeye.core.errors import Fatal
+from stackeye.core.files import write_atomically
 
 DEFAULT_MAIN_CONF = "/etc/nginx/nginx.conf"
 LAST_GOOD_SUFFIX = ".last-good"
@@ -75,13 +76,6 @@ def diff(old: str, new: str, path: str) -> str:
                                         path + " (decided)"))
 
 
-def _write(path: str, text: str) -> None:
-    tmp = f"{path}.stackeye-tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def apply(rendering: str, conf: str, nginx: Nginx, dry_run: bool = True) -> Report:
     """Put ``rendering`` in ``conf`` if it differs, test it, roll back or reload (see the module)."""
     if not os.path.isdir(os.path.dirname(os.path.abspath(conf))):
@@ -99,7 +93,7 @@ def apply(rendering: str, conf: str, nginx: Nginx, dry_run: bool = True) -> Repo
     last_good = conf + LAST_GOOD_SUFFIX
     if old is not None:
         shutil.copy2(conf, last_good)
-    _write(conf, rendering)
+    write_atomically(conf, rendering)
     test = nginx.run("-t")
     if test.returncode != 0:
         if old is not None:
