@@ -254,3 +254,18 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def assert_drained_traffic(client, drained: float, healthy=("u0", "u2")) -> None:
+    """From a second after ``drained`` on, the client's failures are under 2 % and only ``healthy`` serve."""
+    wait_until(lambda: client.failed(drained + 1)[1] >= 100, timeout=30, message="too few requests after")
+    failed, total = client.failed(drained + 1)
+    assert failed / total < 0.02, (failed, total)
+    assert set(client.served_by(drained + 1)) == set(healthy)
+
+
+def stop_all(client, applier, ups, up) -> None:
+    """The loop's processes, client first (so nothing is sent to a stopped upstream)."""
+    for part in (client, applier, *ups, up):
+        if part:
+            part.stop()
