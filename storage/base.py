@@ -99,10 +99,13 @@ class QueryLimits:
     max_execution_time: int = 30  # seconds
     max_memory_usage: int = default_memory_bytes()  # bytes, per query
     max_threads: int = default_threads()
+    # queries one tenant runs at once (each within the limits above); more wait up to
+    # max_execution_time for a turn, then are refused (TOO_MANY_SIMULTANEOUS_QUERIES)
+    tenant_concurrency: int = 2
     raised_by: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
-        for name in ("max_result_rows", "max_execution_time", "max_memory_usage", "max_threads"):
+        for name in ("max_result_rows", "max_execution_time", "max_memory_usage", "max_threads", "tenant_concurrency"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"query limit {name} must be a positive integer, got {value!r} "
@@ -150,7 +153,9 @@ class Storage(Protocol):
         nothing twice (ClickHouse insert deduplication).
         """
 
-    def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None) -> QueryResult:
-        """Run SQL; read-only and limited unless told otherwise."""
+    def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None,
+              tenant: str | None = None) -> QueryResult:
+        """Run SQL; read-only and limited unless told otherwise. Read-only SQL is judged by
+        :mod:`.query_guard`; with ``tenant`` it sees only that tenant's rows (:mod:`.tenant_filters`)."""
 
     def close(self) -> None: ...

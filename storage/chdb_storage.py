@@ -16,7 +16,7 @@ import time
 from typing import Sequence
 
 from stackeye.core.signals import Signal
-from stackeye.storage import engine_flatten, statements
+from stackeye.storage import engine_flatten, query_guard, statements, tenant_filters
 from stackeye.storage.base import QueryError, QueryLimits, QueryResult, StorageError
 from stackeye.storage.complex_values import normalize
 from stackeye.storage.migrations import (
@@ -25,10 +25,12 @@ from stackeye.storage.migrations import (
     apply_migrations,
 )
 from stackeye.storage.otlp_schema import write_schema
+from stackeye.storage.reader_pool import ReaderPool
 from stackeye.storage.url import StorageURL
 
 log = logging.getLogger("stackeye.storage")
 MULTI_STATEMENTS = 62  # ClickHouse's SYNTAX_ERROR, which its server answers to a multi-statement query
+TENANT_POOLS_KEPT = 64  # tenants whose reader connections stay open (the least recently used close first)
 
 _CODE = re.compile(r"Code: (\d+)\.")
 # ClickHouse error codes worth retrying: resources that may free up, not bad data.
@@ -70,29 +72,62 @@ class ChdbStorage:
                 retryable=False,
             ) from None
         self._connect = chdb.connect
-        self._rconn = None
         self._wlock = threading.Lock()
-        self._rlock = threading.Lock()
         self._seq = itertools.count()
         self._exec(self._wconn, f"CREATE DATABASE IF NOT EXISTS {url.database}")
         self._exec(self._wconn, f"USE {url.database}")
-        self._rconn = self._reader()
+        # the operator's reader: one connection, callers queue (as they always have)
+        self._readers = ReaderPool(self._reader, 1, "the query connection")
+        self._tenant_readers: dict[str, ReaderPool] = {}
+        self._tenants_lock = threading.Lock()
+        with self._readers.connection():
+            pass  # opened now: a broken data directory fails here, not on the first query
+        # EXPLAIN AST of the queries to judge: it only parses, so no filters; no result-row limit either
+        # (a long query's AST has many lines)
+        self._parser = self._connect(url.path)
+        self._exec(self._parser, "SET readonly = 1")
+        self._parser_lock = threading.Lock()
 
-    def _reader(self):
+    def _reader(self, tenant: str | None = None):
         """A read-only connection for user SQL and the views, with the query limits (rows, time,
-        memory with spilling to disk, threads) as session settings."""
+        memory with spilling to disk, threads) as session settings; for a tenant, also the filters
+        that confine it to that tenant's rows (:mod:`.tenant_filters`)."""
         conn = self._connect(self.url.path)
         limits = [f"SET {name} = '{value}'" if isinstance(value, str) else f"SET {name} = {int(value)}"
                   for name, value in self.limits.settings().items()]
+        confine = []
+        if tenant is not None:
+            with self._wlock:
+                out = self._exec(self._wconn, tenant_filters.CATALOG_QUERY, "TSVRaw").bytes().decode()
+            catalog = [tuple(line.split("\t")) for line in out.splitlines() if line]
+            confine = [tenant_filters.setting_statement(tenant_filters.filters(tenant, catalog))]
         for stmt in (
             f"USE {self.url.database}",
             "SET output_format_json_quote_64bit_integers = 0",
             "SET output_format_json_quote_64bit_floats = 0",
             *limits,
+            *confine,
             "SET readonly = 1",  # last: from here on it can neither write nor change settings
         ):
             self._exec(conn, stmt)
         return conn
+
+    def _pool(self, tenant: str | None) -> ReaderPool:
+        if tenant is None:
+            return self._readers
+        tenant_filters.check_tenant(tenant)
+        with self._tenants_lock:
+            pool = self._tenant_readers.pop(tenant, None)
+            if pool is None:
+                pool = ReaderPool(lambda: self._reader(tenant), self.limits.tenant_concurrency,
+                                  f"tenant {tenant}", wait_s=float(self.limits.max_execution_time),
+                                  raised_by="query_max_concurrent / --query-max-concurrent")
+            self._tenant_readers[tenant] = pool  # most recently used last
+            idle = [t for t in self._tenant_readers if t != tenant][:max(0, len(self._tenant_readers) - TENANT_POOLS_KEPT)]
+            retired = [self._tenant_readers.pop(t) for t in idle]
+        for old in retired:
+            threading.Thread(target=old.close, daemon=True, name="close-tenant-readers").start()
+        return pool
 
     # -- plumbing ------------------------------------------------------------------------------
     @staticmethod
@@ -148,31 +183,30 @@ class ChdbStorage:
             for stmt in engine_flatten.STATEMENTS[signal]:
                 self._exec(self._wconn, stmt.render(path, self._schema_path, token))
 
-    def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None) -> QueryResult:
+    def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None,
+              tenant: str | None = None) -> QueryResult:
+        """Run SQL. Read-only queries are judged first (:mod:`.query_guard`); with ``tenant``, they run
+        on that tenant's connections and see only its rows."""
         if limits is not None and limits != self.limits:
             raise ValueError("chDB storage applies its limits per connection; set them at construction")
+        if not readonly and tenant is not None:
+            raise ValueError("a tenant's queries are read-only")
+        started = time.perf_counter()
         if readonly:
             try:
                 statements.require_single(sql)
             except ValueError as exc:
                 raise QueryError(str(exc), code=MULTI_STATEMENTS) from None
-        lock = self._rlock if readonly else self._wlock
-        started = time.perf_counter()
-        with lock:
-            conn = self._rconn if readonly else self._wconn
-            if conn is None:
-                raise QueryError("the storage is closed (shutting down)")
             try:
-                res = conn.query(sql, "JSONCompact")
-            except Exception as exc:
-                msg = _clean(str(exc))
-                # a query that failed mid-stream leaves its partial output in the connection's
-                # buffer, where the next result would land behind it: start a fresh connection
-                if readonly:
-                    self._replace_reader()
-                raise (self.limits.error(msg, _error_code(msg)) if readonly else
-                       QueryError(msg, code=_error_code(msg))) from None
-            raw = res.bytes()  # inside the lock: the connection reuses the result's buffer
+                pool = self._pool(tenant)
+            except ValueError as exc:
+                raise QueryError(str(exc)) from None
+            with pool.connection() as conn:
+                self._judge(sql)
+                raw = self._run(conn, sql, readonly=True)
+        else:
+            with self._wlock:
+                raw = self._run(self._wconn, sql, readonly=False)
         elapsed_ms = (time.perf_counter() - started) * 1000
         if not raw.strip():
             return QueryResult([], [], [], elapsed_ms)
@@ -180,17 +214,45 @@ class ChdbStorage:
         meta = doc.get("meta", [])
         return QueryResult([m["name"] for m in meta], [m["type"] for m in meta], doc.get("data", []), elapsed_ms)
 
-    def _replace_reader(self) -> None:
-        old, self._rconn = self._rconn, self._reader()
+    def _judge(self, sql: str) -> None:
+        """Refuse what readonly lets through but must not run (ClickHouse parses, nothing executes)."""
         try:
-            old.close()
-        except Exception:  # already broken: nothing more to release
-            pass
+            with self._parser_lock:
+                if self._parser is None:
+                    raise QueryError("the storage is closed (shutting down)")
+                ast = self._parser.query("EXPLAIN AST " + sql, "TSVRaw").bytes().decode()
+            query_guard.check(ast)
+        except query_guard.Refused as exc:
+            err = QueryError(str(exc), code=exc.code)
+        except Exception as exc:  # ClickHouse's parser refused it: its syntax error is the answer
+            msg = _clean(str(exc))
+            err = self.limits.error(msg, _error_code(msg))
+        else:
+            return
+        err.connection_intact = True  # nothing ran: the connection stays in the pool
+        raise err
+
+    def _run(self, conn, sql: str, readonly: bool) -> bytes:
+        if conn is None:
+            raise QueryError("the storage is closed (shutting down)")
+        try:
+            res = conn.query(sql, "JSONCompact")
+        except Exception as exc:
+            # (a failed read-only query leaves its partial output in the connection's buffer: the
+            # pool discards the connection as this error leaves its block)
+            msg = _clean(str(exc))
+            raise (self.limits.error(msg, _error_code(msg)) if readonly else
+                   QueryError(msg, code=_error_code(msg))) from None
+        return res.bytes()  # while the connection is held: it reuses the result's buffer
 
     def close(self) -> None:
         """Wait for running statements, then close; later calls fail with "storage is closed"."""
-        with self._wlock, self._rlock:
-            conns, self._rconn, self._wconn = (self._rconn, self._wconn), None, None
+        with self._tenants_lock:
+            pools, self._tenant_readers = [self._readers, *self._tenant_readers.values()], {}
+        for pool in pools:
+            pool.close()
+        with self._wlock, self._parser_lock:
+            conns, self._wconn, self._parser = (self._wconn, self._parser), None, None
         for conn in conns:
             if conn is None:
                 continue
