@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 
 from stackeye.app.status import status_router
+from stackeye.auth.credentials import Credentials
+from stackeye.auth.keystore import KeyStore
 from stackeye.collector.ingest.otlp_grpc import OtlpGrpcServer
 from stackeye.collector.ingest.otlp_http import otlp_http_router
 from stackeye.collector.ingest.receiver import Authenticator, IngestLimits, Receiver
@@ -28,17 +30,18 @@ class KafkaCollectorApp:
     """``stackeye collector``: OTLP gRPC/HTTP → Receiver → KafkaQueue. Stateless."""
 
     def __init__(self, kafka_config, *, otlp_grpc: str, otlp_http: str | None = None, http: str | None = None,
-                 tokens=(), max_request_bytes: int = 16 << 20):
+                 tokens=(), max_request_bytes: int = 16 << 20, keys_file: str = ""):
         from stackeye.collector.queue.base import QueueUnavailable
         from stackeye.collector.queue.kafka import KafkaQueue
 
+        credentials = Credentials(KeyStore(keys_file) if keys_file else None, tokens)  # bad ones stop here (exit 2)
         self.queue = KafkaQueue(kafka_config)
         try:
             self.queue.ensure_topics()
         except QueueUnavailable as exc:  # not fatal: requests get UNAVAILABLE until Kafka answers
             log.warning("%s", exc)
         self.metrics = metrics = PipelineMetrics()
-        receiver = Receiver(self.queue, metrics, IngestLimits(max_request_bytes), Authenticator(tokens))
+        receiver = Receiver(self.queue, metrics, IngestLimits(max_request_bytes), Authenticator(credentials=credentials))
         self._servers: list = []
         try:
             self._servers.append(OtlpGrpcServer(receiver, otlp_grpc))

@@ -16,6 +16,8 @@ class KafkaCollectorConfig(KafkaSettings):
     otlp_http: str = setting("", "OTLP/HTTP listen address ('' or off: not served)", unit=LISTEN_OR_OFF)
     tokens: tuple[str, ...] = setting((), "require this bearer token (TOKEN or TOKEN=TENANT; the tenant goes into the "
                                           "record headers); none = no auth", "TOKEN[=TENANT]", flag="--token")
+    keys_file: str = setting("", "the key file of `stackeye up` (or one shared with it) whose ingest tokens are "
+                                 "accepted too, revocations within a second; none by default", "FILE")
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed", unit=SIZE, positive=True)
     produce_timeout: float = setting(10.0, "wait this long for Kafka's acknowledgement before answering UNAVAILABLE",
                                      unit=DURATION, positive=True)

@@ -14,7 +14,11 @@ import dataclasses
 import logging
 import os
 
-from stackeye.app import decisions_api, issues_api, triggers_api
+from stackeye.app import decisions_api, issues_api, keys_api, triggers_api
+from stackeye.app.api_auth import ApiAuth
+from stackeye.auth.audit import AuditLog
+from stackeye.auth.credentials import Credentials
+from stackeye.auth.keystore import KeyStore
 from stackeye.events.deploys import DeployTracker
 from stackeye.events.issue_sync import IssueSync
 from stackeye.app.decisions import DecisionService, load_policies
@@ -30,6 +34,7 @@ from stackeye.collector.self_metrics import SelfMetricsWriter
 from stackeye.collector.telemetry import PipelineMetrics
 from stackeye.collector.writer.writer import Writer, WriterConfig
 from stackeye.core.http import HTTPServer
+from stackeye.core.periodic import Periodic
 from stackeye.decisions.keda import ExternalScalerServicer, KedaScalerServer, evaluator_decide
 from stackeye.query.api import api_router
 from stackeye.storage.factory import open_storage
@@ -37,6 +42,7 @@ from stackeye.storage.migrations import SchemaOptions
 from stackeye.storage.url import parse_storage_url
 
 log = logging.getLogger("stackeye.app")
+AUDIT_SYNC_S = 10.0
 
 
 @dataclasses.dataclass
@@ -54,6 +60,9 @@ class Context:
     triggers: TriggerService | None = None  # the trigger engine, its rules, notifiers and schedule
     issues: IssueSync | None = None  # the issues of the errors view, synced each trigger round
     openapi_paths: dict = dataclasses.field(default_factory=dict)  # routes added above the query layer
+    keystore: KeyStore | None = None  # tenants and keys (the key file)
+    api_auth: ApiAuth | None = None  # api_auth.principal(request, role): the caller of an API request
+    audit: AuditLog | None = None  # stackeye_audit
 
 
 def keda_scaler(evaluator, cfg: UpConfig) -> KedaScalerServer:
@@ -72,6 +81,8 @@ class EmbeddedApp:
         url = parse_storage_url(cfg.storage_url())
         policies = load_policies(cfg.policy)  # a bad policy file stops here (exit 2), before anything runs
         triggers = load_triggers(cfg.triggers)  # so does a bad triggers file
+        keystore = KeyStore(cfg.keys_path())  # and a bad key file, token or API key flag
+        credentials = Credentials(keystore, cfg.tokens, cfg.api_keys)
         metrics = PipelineMetrics()
         log.info("opening storage %s", url.redacted())
         storage = open_storage(url, SchemaOptions(ttl_days=cfg.retention_days),
@@ -86,8 +97,11 @@ class EmbeddedApp:
         metrics.queued_bytes.set_function(lambda: queue.depth()[1])
         writer = Writer(queue, storage, metrics,
                         WriterConfig(cfg.batch_max_records, cfg.batch_max_bytes, cfg.batch_max_wait_s))
-        receiver = Receiver(queue, metrics, IngestLimits(cfg.max_request_bytes), Authenticator(cfg.tokens))
+        receiver = Receiver(queue, metrics, IngestLimits(cfg.max_request_bytes), Authenticator(credentials=credentials))
         ctx = self.context = Context(cfg, storage, url.redacted(), metrics, queue, writer, receiver)
+        ctx.keystore, ctx.api_auth, ctx.audit = keystore, ApiAuth(credentials, metrics.registry), AuditLog(storage)
+        # the key file's changes (also the CLI's, made while this runs) reach stackeye_audit within AUDIT_SYNC_S
+        self._audit_sync = Periodic("audit-sync", AUDIT_SYNC_S, lambda: ctx.audit.sync_quietly(keystore))
         ctx.decisions = DecisionService(storage, metrics.registry, policies, cfg.decide_interval)
         ctx.issues = IssueSync(storage)
         ctx.triggers = TriggerService(storage, metrics.registry, triggers, cfg.trigger_interval,
@@ -106,6 +120,7 @@ class EmbeddedApp:
             decisions_api.register(router, ctx)
             triggers_api.register(router, ctx)
             issues_api.register(router, ctx)
+            keys_api.register(router, ctx)
             self._api = HTTPServer(router, cfg.http, "API")
             if cfg.keda_grpc:
                 self._servers.append(keda_scaler(ctx.decisions.evaluator, cfg))
@@ -117,6 +132,7 @@ class EmbeddedApp:
         self._api.start()
         ctx.decisions.start()
         ctx.triggers.start()
+        self._audit_sync.start()
         return ctx
 
     def stop(self) -> None:
@@ -131,6 +147,8 @@ class EmbeddedApp:
             ctx.decisions.stop()
         if ctx.triggers:
             ctx.triggers.stop()
+        if getattr(self, "_audit_sync", None):
+            self._audit_sync.stop()
         if ctx.writer:
             log.info("draining %d queued bytes into storage", ctx.queue.depth()[1])
             ctx.writer.stop(drain=True)

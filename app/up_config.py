@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from stackeye.auth.keystore import default_path as default_keys_path
 from stackeye.collector.writer.writer import WriterConfig
 from stackeye.core.config import ConfigError, setting
 from stackeye.core.units import DURATION, LISTEN, LISTEN_OR_OFF, SIZE
@@ -27,6 +28,11 @@ class UpConfig:
                                     "its answer", unit=DURATION, positive=True)
     tokens: tuple[str, ...] = setting((), "accepted bearer tokens (TOKEN or TOKEN=TENANT); none = no auth",
                                       "TOKEN[=TENANT]", flag="--token")
+    api_keys: tuple[str, ...] = setting((), "accepted API keys besides the key file's (KEY=TENANT, role read, or "
+                                        "KEY=TENANT:admin); none and no key file = the API is open on its address",
+                                        "KEY=TENANT[:ROLE]", flag="--api-key")
+    keys_file: str = setting("", "the key file of tenants, ingest tokens and API keys (stackeye tenants/keys "
+                                 "change it, also while this runs); default <data_dir>/stackeye-keys.json", "FILE")
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed", unit=SIZE, positive=True)
     spool_max_bytes: int = setting(4 << 30, "back-pressure bound of the disk spool", unit=SIZE, positive=True)
     fsync: bool = setting(True, "fsync the spool before acknowledging (turning it off risks data on power loss)")
@@ -53,6 +59,9 @@ class UpConfig:
                                 "PUT /api/v1/triggers rewrites it", "FILE")
     trigger_interval: float = setting(15.0, "how often the rules of --triggers are evaluated", unit=DURATION,
                                       positive=True)
+
+    def keys_path(self) -> str:
+        return self.keys_file or default_keys_path(self.data_dir)
 
     def storage_url(self) -> str:
         return self.clickhouse or "chdb://" + os.path.abspath(os.path.join(self.data_dir, "clickhouse"))

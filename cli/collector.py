@@ -63,7 +63,8 @@ def run(args) -> int:
     kafka = config.kafka_config(produce_timeout_s=config.produce_timeout)
     try:
         app = KafkaCollectorApp(kafka, otlp_grpc=config.otlp_grpc, otlp_http=config.otlp_http, http=config.http,
-                                tokens=config.tokens, max_request_bytes=config.max_request_bytes)
+                                tokens=config.tokens, max_request_bytes=config.max_request_bytes,
+                                keys_file=config.keys_file)
     except OSError as exc:
         log.error("%s", exc)
         return 1

@@ -24,6 +24,8 @@ COMMANDS = [
     "triggers",
     "events",
     "issues",
+    "tenants",
+    "keys",
 ]
 
 EPILOG = """examples:

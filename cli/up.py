@@ -13,7 +13,8 @@ HELP = "run the whole pipeline in one process (OTLP in, chDB storage, query API)
 EPILOG = """examples:
   stackeye up                                     # OTLP on 127.0.0.1:4317 (gRPC) and :4318 (HTTP), API on :8080
   stackeye up --data-dir /var/lib/stackeye --otlp-grpc 0.0.0.0:4317
-  stackeye up --token s3cret=teamA --token t0ken=teamB   # require bearer tokens, one tenant each
+  stackeye up --token s3cret=team-a --token t0ken=team-b   # require bearer tokens, one tenant each
+  stackeye tenants create team-a                  # or: hashed tokens and API keys in the key file (stackeye keys --help)
   stackeye up --policy policies.toml --keda-grpc 0.0.0.0:9090   # KEDA scales Deployments from the decisions (docs/keda.md)
   STACKEYE_RETENTION_DAYS=30 stackeye up --config /etc/stackeye/up.toml
   stackeye up --print-config > /etc/stackeye/up.toml      # every setting, its default and what it does

@@ -4,6 +4,7 @@
     app                        the assembly of the processes (the order of the stages)
     decisions · events         policies and triggers over the views: never each other
     collector · query · agent  capabilities: never each other
+    auth                       tenants, keys and tokens, the audit (over storage; ingest and the API use it)
     storage                    the storage protocol and its backends
     core · proto               shared foundations (http, config, retry, address, version) · the wire
     instrumentation            in-app: speaks only OTLP; of ours it reads the version alone
@@ -19,7 +20,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-RANK = {"core": 0, "proto": 0, "storage": 1, "collector": 2, "query": 2, "agent": 2, "decisions": 3, "events": 3, "app": 4, "cli": 5}
+RANK = {"core": 0, "proto": 0, "storage": 1, "auth": 1.5, "collector": 2, "query": 2, "agent": 2, "decisions": 3, "events": 3, "app": 4, "cli": 5}
 # What instrumentation, which runs inside users' applications, may import of ours.
 INSTRUMENTATION_MAY_IMPORT = {"stackeye.core.version"}
 

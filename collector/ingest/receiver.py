@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hmac
 import threading
 import time
 from typing import Mapping
 
 from google.protobuf.message import DecodeError
+from stackeye.auth.credentials import AuthError, Credentials
 from stackeye.collector.queue.base import Queue, QueueFull, QueueUnavailable, Record
 from stackeye.collector.telemetry import PipelineMetrics
 from stackeye.core.signals import Signal, count_items
@@ -38,35 +38,25 @@ class IngestLimits:
 
 
 class Authenticator:
-    """Bearer tokens. No tokens configured: everyone is tenant "default".
+    """Bearer tokens, resolved by :class:`stackeye.auth.credentials.Credentials` (the key file's
+    ingest tokens and ``--token`` flags). No tokens configured: everyone is tenant "default" (or
+    the tenant its ``x-stackeye-tenant`` header names).
 
-    Tokens are given as ``TOKEN`` or ``TOKEN=TENANT``.
+    Flag tokens are given as ``TOKEN`` or ``TOKEN=TENANT``.
     """
 
-    def __init__(self, tokens: list[str] | tuple[str, ...] = ()):
-        self._tokens: dict[str, str] = {}
-        for spec in tokens:
-            token, _, tenant = spec.partition("=")
-            if not token:
-                raise ValueError("an empty auth token was configured")
-            self._tokens[token] = tenant or "default"
+    def __init__(self, tokens: list[str] | tuple[str, ...] = (), credentials: Credentials | None = None):
+        self.credentials = credentials or Credentials(tokens=tokens)
 
     @property
     def enabled(self) -> bool:
-        return bool(self._tokens)
+        return self.credentials.ingest_enabled
 
     def tenant(self, metadata: Mapping[str, str]) -> str:
-        if not self._tokens:
-            return metadata.get(TENANT_HEADER, "default") or "default"
-        auth = metadata.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise IngestError("UNAUTHENTICATED", "unauthenticated",
-                              "missing credentials: send the header 'authorization: Bearer <token>'")
-        for known, tenant in self._tokens.items():
-            if hmac.compare_digest(known.encode(), token.strip().encode()):
-                return tenant
-        raise IngestError("UNAUTHENTICATED", "bad_token", "the token was not accepted by this collector")
+        try:
+            return self.credentials.ingest(metadata.get("authorization"), metadata.get(TENANT_HEADER))
+        except AuthError as err:
+            raise IngestError("UNAUTHENTICATED", err.reason, err.message) from None
 
 
 class Receiver:

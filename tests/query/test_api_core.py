@@ -59,7 +59,7 @@ def test_prometheus_metrics_count_the_pipeline(stackeye_up):
 
 
 def test_tokens_are_required_when_configured(tmp_path):
-    server = StackeyeServer(str(tmp_path / "data"), extra_args=["--token", "s3cret=teamA"]).start()
+    server = StackeyeServer(str(tmp_path / "data"), extra_args=["--token", "s3cret=team-a"]).start()
     try:
         with grpc.insecure_channel(server.otlp_grpc) as ch:
             call = ch.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
