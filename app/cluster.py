@@ -28,7 +28,7 @@ class KafkaCollectorApp:
     """``stackeye collector``: OTLP gRPC/HTTP → Receiver → KafkaQueue. Stateless."""
 
     def __init__(self, kafka_config, *, otlp_grpc: str, otlp_http: str | None = None, http: str | None = None,
-                 tokens=(), max_request_bytes: int = 16 << 20):
+                 tokens=(), max_request_bytes: int = 16 << 20, rates=None):
         from stackeye.collector.queue.base import QueueUnavailable
         from stackeye.collector.queue.kafka import KafkaQueue
 
@@ -38,7 +38,7 @@ class KafkaCollectorApp:
         except QueueUnavailable as exc:  # not fatal: requests get UNAVAILABLE until Kafka answers
             log.warning("%s", exc)
         self.metrics = metrics = PipelineMetrics()
-        receiver = Receiver(self.queue, metrics, IngestLimits(max_request_bytes), Authenticator(tokens))
+        receiver = Receiver(self.queue, metrics, IngestLimits(max_request_bytes), Authenticator(tokens), rates)
         self._servers: list = []
         try:
             self._servers.append(OtlpGrpcServer(receiver, otlp_grpc))

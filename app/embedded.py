@@ -19,6 +19,7 @@ from stackeye.events.deploys import DeployTracker
 from stackeye.events.issue_sync import IssueSync
 from stackeye.app.decisions import DecisionService, load_policies
 from stackeye.app.query_limits import query_limits
+from stackeye.app.tenant_rates import rate_limits
 from stackeye.app.triggers import TriggerService, load_triggers
 from stackeye.app.up_config import UpConfig
 from stackeye.collector.ingest.grpc_services import mount_all
@@ -86,7 +87,8 @@ class EmbeddedApp:
         metrics.queued_bytes.set_function(lambda: queue.depth()[1])
         writer = Writer(queue, storage, metrics,
                         WriterConfig(cfg.batch_max_records, cfg.batch_max_bytes, cfg.batch_max_wait_s))
-        receiver = Receiver(queue, metrics, IngestLimits(cfg.max_request_bytes), Authenticator(cfg.tokens))
+        receiver = Receiver(queue, metrics, IngestLimits(cfg.max_request_bytes), Authenticator(cfg.tokens),
+                            rate_limits(cfg))
         ctx = self.context = Context(cfg, storage, url.redacted(), metrics, queue, writer, receiver)
         ctx.decisions = DecisionService(storage, metrics.registry, policies, cfg.decide_interval)
         ctx.issues = IssueSync(storage)

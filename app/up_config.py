@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from stackeye.app.tenant_rates import rate_limits
 from stackeye.collector.writer.writer import WriterConfig
 from stackeye.core.config import ConfigError, setting
 from stackeye.core.units import DURATION, LISTEN, LISTEN_OR_OFF, SIZE
@@ -28,6 +29,16 @@ class UpConfig:
     tokens: tuple[str, ...] = setting((), "accepted bearer tokens (TOKEN or TOKEN=TENANT); none = no auth",
                                       "TOKEN[=TENANT]", flag="--token")
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed", unit=SIZE, positive=True)
+    tenant_max_items_per_s: float = setting(0.0, "ingest rate of each tenant in spans, log records and data points "
+                                            "a second (0 = unlimited); over it a request is refused with "
+                                            "RESOURCE_EXHAUSTED + RetryInfo / HTTP 429 + Retry-After", minimum=0.0)
+    tenant_max_bytes_per_s: int = setting(0, "ingest rate of each tenant in request bytes a second (0 = unlimited)",
+                                          unit=SIZE, minimum=0)
+    tenant_limits: tuple[str, ...] = setting((), "a tenant's own rates instead of tenant_max_* (0 = unlimited)",
+                                             "TENANT=ITEMS_PER_S[:BYTES_PER_S]", flag="--tenant-limit")
+    ingest_burst_s: float = setting(2.0, "a tenant may send this many seconds of its rate at once (the token "
+                                         "buckets' size); one request over it is refused for good",
+                                    unit=DURATION, positive=True)
     spool_max_bytes: int = setting(4 << 30, "back-pressure bound of the disk spool", unit=SIZE, positive=True)
     fsync: bool = setting(True, "fsync the spool before acknowledging (turning it off risks data on power loss)")
     batch_max_wait_s: float = setting(WriterConfig.batch_max_wait_s, "longest a request waits before its batch is inserted",
@@ -58,6 +69,7 @@ class UpConfig:
         return self.clickhouse or "chdb://" + os.path.abspath(os.path.join(self.data_dir, "clickhouse"))
 
     def validate(self) -> None:
+        rate_limits(self)  # a bad --tenant-limit stops here
         if self.clickhouse:
             try:
                 parse_storage_url(self.clickhouse)
