@@ -76,7 +76,7 @@ class EmbeddedApp:
         metrics = PipelineMetrics()
         log.info("opening storage %s", url.redacted())
         storage = open_storage(url, SchemaOptions(ttl_days=cfg.retention_days),
-                               query_limits(cfg))
+                               query_limits(cfg), cfg.attribute_limits())
         try:
             for name in storage.migrate():
                 log.info("schema migration applied: %s", name)

@@ -10,6 +10,7 @@ from stackeye.core.config import ConfigError, setting
 from stackeye.core.units import DURATION, LISTEN, LISTEN_OR_OFF, SIZE
 from stackeye.storage.engine_flatten import MAX_BATCH_BYTES
 from stackeye.storage.url import StorageURLError, parse_storage_url
+from stackeye.storage.attribute_limits import AttributeLimits
 from stackeye.storage.base import QueryLimits
 
 
@@ -39,6 +40,15 @@ class UpConfig:
     ingest_burst_s: float = setting(2.0, "a tenant may send this many seconds of its rate at once (the token "
                                          "buckets' size); one request over it is refused for good",
                                     unit=DURATION, positive=True)
+    max_attributes: int = setting(AttributeLimits.max_attributes, "attributes kept per resource, scope, span, event, "
+                                  "link, log record and data point; the ones after are dropped (counted in "
+                                  "stackeye_ingest_truncated_total{what=\"count\"})", positive=True)
+    max_attribute_key_bytes: int = setting(AttributeLimits.max_key_bytes,
+                                           "longer attribute keys are cut to this many bytes (what=\"key\")",
+                                           unit=SIZE, positive=True)
+    max_attribute_value_bytes: int = setting(AttributeLimits.max_value_bytes, "longer attribute values are cut to this "
+                                             "many bytes (what=\"value\"); the rest of the batch is kept",
+                                             unit=SIZE, positive=True)
     spool_max_bytes: int = setting(4 << 30, "back-pressure bound of the disk spool", unit=SIZE, positive=True)
     fsync: bool = setting(True, "fsync the spool before acknowledging (turning it off risks data on power loss)")
     batch_max_wait_s: float = setting(WriterConfig.batch_max_wait_s, "longest a request waits before its batch is inserted",
@@ -64,6 +74,9 @@ class UpConfig:
                                 "PUT /api/v1/triggers rewrites it", "FILE")
     trigger_interval: float = setting(15.0, "how often the rules of --triggers are evaluated", unit=DURATION,
                                       positive=True)
+
+    def attribute_limits(self) -> AttributeLimits:
+        return AttributeLimits(self.max_attributes, self.max_attribute_key_bytes, self.max_attribute_value_bytes)
 
     def storage_url(self) -> str:
         return self.clickhouse or "chdb://" + os.path.abspath(os.path.join(self.data_dir, "clickhouse"))
