@@ -30,7 +30,7 @@ class KafkaCollectorApp:
     """``stackeye collector``: OTLP gRPC/HTTP → Receiver → KafkaQueue. Stateless."""
 
     def __init__(self, kafka_config, *, otlp_grpc: str, otlp_http: str | None = None, http: str | None = None,
-                 tokens=(), max_request_bytes: int = 16 << 20, keys_file: str = ""):
+                 tokens=(), max_request_bytes: int = 16 << 20, keys_file: str = "", rates=None):
         from stackeye.collector.queue.base import QueueUnavailable
         from stackeye.collector.queue.kafka import KafkaQueue
 
@@ -41,7 +41,7 @@ class KafkaCollectorApp:
         except QueueUnavailable as exc:  # not fatal: requests get UNAVAILABLE until Kafka answers
             log.warning("%s", exc)
         self.metrics = metrics = PipelineMetrics()
-        receiver = Receiver(self.queue, metrics, IngestLimits(max_request_bytes), Authenticator(credentials=credentials))
+        receiver = Receiver(self.queue, metrics, IngestLimits(max_request_bytes), Authenticator(credentials=credentials), rates)
         self._servers: list = []
         try:
             self._servers.append(OtlpGrpcServer(receiver, otlp_grpc))

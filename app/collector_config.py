@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from stackeye.app.kafka_settings import KafkaSettings
+from stackeye.app.tenant_rates import rate_limits
 from stackeye.core.config import setting
 from stackeye.core.units import DURATION, LISTEN, LISTEN_OR_OFF, SIZE
 
@@ -19,5 +20,19 @@ class KafkaCollectorConfig(KafkaSettings):
     keys_file: str = setting("", "the key file of `stackeye up` (or one shared with it) whose ingest tokens are "
                                  "accepted too, revocations within a second; none by default", "FILE")
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed", unit=SIZE, positive=True)
+    tenant_max_items_per_s: float = setting(0.0, "ingest rate of each tenant in spans, log records and data points "
+                                            "a second (0 = unlimited); over it a request is refused with "
+                                            "RESOURCE_EXHAUSTED + RetryInfo / HTTP 429 + Retry-After", minimum=0.0)
+    tenant_max_bytes_per_s: int = setting(0, "ingest rate of each tenant in request bytes a second (0 = unlimited)",
+                                          unit=SIZE, minimum=0)
+    tenant_limits: tuple[str, ...] = setting((), "a tenant's own rates instead of tenant_max_* (0 = unlimited)",
+                                             "TENANT=ITEMS_PER_S[:BYTES_PER_S]", flag="--tenant-limit")
+    ingest_burst_s: float = setting(2.0, "a tenant may send this many seconds of its rate at once (the token "
+                                         "buckets' size); one request over it is refused for good",
+                                    unit=DURATION, positive=True)
     produce_timeout: float = setting(10.0, "wait this long for Kafka's acknowledgement before answering UNAVAILABLE",
                                      unit=DURATION, positive=True)
+
+    def validate(self) -> None:
+        super().validate()
+        rate_limits(self)  # a bad --tenant-limit stops here

@@ -23,6 +23,7 @@ from stackeye.events.deploys import DeployTracker
 from stackeye.events.issue_sync import IssueSync
 from stackeye.app.decisions import DecisionService, load_policies
 from stackeye.app.query_limits import query_limits
+from stackeye.app.tenant_rates import rate_limits
 from stackeye.app.triggers import TriggerService, load_triggers
 from stackeye.app.up_config import UpConfig
 from stackeye.collector.ingest.grpc_services import mount_all
@@ -86,7 +87,7 @@ class EmbeddedApp:
         metrics = PipelineMetrics()
         log.info("opening storage %s", url.redacted())
         storage = open_storage(url, SchemaOptions(ttl_days=cfg.retention_days),
-                               query_limits(cfg))
+                               query_limits(cfg), cfg.attribute_limits())
         try:
             for name in storage.migrate():
                 log.info("schema migration applied: %s", name)
@@ -97,7 +98,8 @@ class EmbeddedApp:
         metrics.queued_bytes.set_function(lambda: queue.depth()[1])
         writer = Writer(queue, storage, metrics,
                         WriterConfig(cfg.batch_max_records, cfg.batch_max_bytes, cfg.batch_max_wait_s))
-        receiver = Receiver(queue, metrics, IngestLimits(cfg.max_request_bytes), Authenticator(credentials=credentials))
+        receiver = Receiver(queue, metrics, IngestLimits(cfg.max_request_bytes), Authenticator(credentials=credentials),
+                            rate_limits(cfg))
         ctx = self.context = Context(cfg, storage, url.redacted(), metrics, queue, writer, receiver)
         ctx.keystore, ctx.api_auth, ctx.audit = keystore, ApiAuth(credentials, metrics.registry), AuditLog(storage)
         # the key file's changes (also the CLI's, made while this runs) reach stackeye_audit within AUDIT_SYNC_S

@@ -5,11 +5,13 @@ import dataclasses
 import os
 
 from stackeye.auth.keystore import default_path as default_keys_path
+from stackeye.app.tenant_rates import rate_limits
 from stackeye.collector.writer.writer import WriterConfig
 from stackeye.core.config import ConfigError, setting
 from stackeye.core.units import DURATION, LISTEN, LISTEN_OR_OFF, SIZE
 from stackeye.storage.engine_flatten import MAX_BATCH_BYTES
 from stackeye.storage.url import StorageURLError, parse_storage_url
+from stackeye.storage.attribute_limits import AttributeLimits
 from stackeye.storage.base import QueryLimits
 
 
@@ -34,6 +36,25 @@ class UpConfig:
     keys_file: str = setting("", "the key file of tenants, ingest tokens and API keys (stackeye tenants/keys "
                                  "change it, also while this runs); default <data_dir>/stackeye-keys.json", "FILE")
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed", unit=SIZE, positive=True)
+    tenant_max_items_per_s: float = setting(0.0, "ingest rate of each tenant in spans, log records and data points "
+                                            "a second (0 = unlimited); over it a request is refused with "
+                                            "RESOURCE_EXHAUSTED + RetryInfo / HTTP 429 + Retry-After", minimum=0.0)
+    tenant_max_bytes_per_s: int = setting(0, "ingest rate of each tenant in request bytes a second (0 = unlimited)",
+                                          unit=SIZE, minimum=0)
+    tenant_limits: tuple[str, ...] = setting((), "a tenant's own rates instead of tenant_max_* (0 = unlimited)",
+                                             "TENANT=ITEMS_PER_S[:BYTES_PER_S]", flag="--tenant-limit")
+    ingest_burst_s: float = setting(2.0, "a tenant may send this many seconds of its rate at once (the token "
+                                         "buckets' size); one request over it is refused for good",
+                                    unit=DURATION, positive=True)
+    max_attributes: int = setting(AttributeLimits.max_attributes, "attributes kept per resource, scope, span, event, "
+                                  "link, log record and data point; the ones after are dropped (counted in "
+                                  "stackeye_ingest_truncated_total{what=\"count\"})", positive=True)
+    max_attribute_key_bytes: int = setting(AttributeLimits.max_key_bytes,
+                                           "longer attribute keys are cut to this many bytes (what=\"key\")",
+                                           unit=SIZE, positive=True)
+    max_attribute_value_bytes: int = setting(AttributeLimits.max_value_bytes, "longer attribute values are cut to this "
+                                             "many bytes (what=\"value\"); the rest of the batch is kept",
+                                             unit=SIZE, positive=True)
     spool_max_bytes: int = setting(4 << 30, "back-pressure bound of the disk spool", unit=SIZE, positive=True)
     fsync: bool = setting(True, "fsync the spool before acknowledging (turning it off risks data on power loss)")
     batch_max_wait_s: float = setting(WriterConfig.batch_max_wait_s, "longest a request waits before its batch is inserted",
@@ -63,10 +84,14 @@ class UpConfig:
     def keys_path(self) -> str:
         return self.keys_file or default_keys_path(self.data_dir)
 
+    def attribute_limits(self) -> AttributeLimits:
+        return AttributeLimits(self.max_attributes, self.max_attribute_key_bytes, self.max_attribute_value_bytes)
+
     def storage_url(self) -> str:
         return self.clickhouse or "chdb://" + os.path.abspath(os.path.join(self.data_dir, "clickhouse"))
 
     def validate(self) -> None:
+        rate_limits(self)  # a bad --tenant-limit stops here
         if self.clickhouse:
             try:
                 parse_storage_url(self.clickhouse)

@@ -59,12 +59,13 @@ def run(args) -> int:
     require_kafka_client()
     quiet_kafka_client()
     from stackeye.app.cluster import KafkaCollectorApp
+    from stackeye.app.tenant_rates import rate_limits
 
     kafka = config.kafka_config(produce_timeout_s=config.produce_timeout)
     try:
         app = KafkaCollectorApp(kafka, otlp_grpc=config.otlp_grpc, otlp_http=config.otlp_http, http=config.http,
                                 tokens=config.tokens, max_request_bytes=config.max_request_bytes,
-                                keys_file=config.keys_file)
+                                keys_file=config.keys_file, rates=rate_limits(config))
     except OSError as exc:
         log.error("%s", exc)
         return 1

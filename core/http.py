@@ -70,6 +70,7 @@ class Response:
     status: int = 200
     body: bytes = b""
     content_type: str = "application/json"
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)  # extra ones (retry-after…)
 
     @classmethod
     def json(cls, doc, status: int = 200) -> "Response":
@@ -143,4 +144,5 @@ async def _routing_error(request: StarletteRequest, exc: StarletteHTTPException)
 
 def _starlette(resp: Response, headers: dict | None = None) -> StarletteResponse:
     # The content type goes in as a header, not media_type, so Starlette sends it as written.
-    return StarletteResponse(resp.body, resp.status, headers={**(headers or {}), "content-type": resp.content_type})
+    return StarletteResponse(resp.body, resp.status,
+                             headers={**(headers or {}), **resp.headers, "content-type": resp.content_type})

@@ -7,7 +7,7 @@ same SQL.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import psutil
 from stackeye.core.signals import Signal
@@ -146,8 +146,11 @@ class Storage(Protocol):
     def migrate(self) -> list[str]:
         """Apply pending schema migrations; return the names applied."""
 
-    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str) -> None:
+    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str) -> Mapping[str, int] | None:
         """Insert serialized Export*ServiceRequest messages of one signal, flattened to the otel_* tables.
+
+        Returns what was cut to the attribute limits (``value``/``key``/``count`` → how many; see
+        :mod:`stackeye.storage.attribute_limits`), empty or None when nothing was.
 
         ``token`` identifies the batch: inserting the same batch with the same token again writes
         nothing twice (ClickHouse insert deduplication).

@@ -6,6 +6,7 @@ one, read-only and limited, for queries, so a long insert never blocks a dashboa
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import logging
@@ -17,6 +18,7 @@ from typing import Sequence
 
 from stackeye.core.signals import Signal
 from stackeye.storage import engine_flatten, query_guard, statements, tenant_filters
+from stackeye.storage.attribute_limits import AttributeLimits, limit_request
 from stackeye.storage.base import QueryError, QueryLimits, QueryResult, StorageError
 from stackeye.storage.complex_values import normalize
 from stackeye.storage.migrations import (
@@ -51,7 +53,8 @@ def _clean(message: str) -> str:
 class ChdbStorage:
     """Storage on a chDB data directory (``chdb:///path``)."""
 
-    def __init__(self, url: StorageURL, schema: SchemaOptions | None = None, limits: QueryLimits | None = None):
+    def __init__(self, url: StorageURL, schema: SchemaOptions | None = None, limits: QueryLimits | None = None,
+                 attributes: AttributeLimits | None = None):
         import chdb  # imported here so cluster-only processes never load the engine
 
         if not _DB_NAME.match(url.database):
@@ -59,6 +62,7 @@ class ChdbStorage:
         self.url = url
         self.schema = schema or SchemaOptions()
         self.limits = limits or QueryLimits()
+        self.attributes = attributes or AttributeLimits()
         os.makedirs(url.path, exist_ok=True)
         self._tmp = os.path.join(url.path, "stackeye-tmp")
         os.makedirs(self._tmp, exist_ok=True)
@@ -155,33 +159,45 @@ class ChdbStorage:
 
         return apply_migrations(self.execute, applied, self.schema, progress=log.info)
 
-    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str) -> None:
+    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str) -> dict[str, int]:
         if not payloads:
-            return
+            return {}
         path = os.path.join(self._tmp, f"insert-{os.getpid()}-{next(self._seq)}.bin")
+        cut: collections.Counter = collections.Counter()
+        fallbacks = {engine_flatten.COMPLEX_VALUE_MARK, engine_flatten.ATTRIBUTE_LIMIT_MARK}
         try:
-            with open(path, "wb") as f:
-                f.write(length_delimited(payloads))
-            try:
-                self._insert_file(signal, path, token)
-            except StorageError as exc:
-                if engine_flatten.COMPLEX_VALUE_MARK not in str(exc):
-                    raise
-                # some AnyValue is an array or a map: render those as JSON and insert again (same
-                # token: a statement that already went through is deduplicated, not doubled)
+            while True:
                 with open(path, "wb") as f:
-                    f.write(length_delimited([normalize(signal, p) for p in payloads]))
-                self._insert_file(signal, path, token)
+                    f.write(length_delimited(payloads))
+                try:
+                    self._insert_file(signal, path, token)
+                    return dict(cut)
+                except StorageError as exc:
+                    mark = next((m for m in fallbacks if m in str(exc)), None)
+                    if mark is None:
+                        raise
+                    fallbacks.discard(mark)  # each fallback once: then the engine takes the batch
+                # Insert again with the same token: a statement that already went through is
+                # deduplicated, not doubled (its rows are the same: it had nothing to rewrite).
+                if mark == engine_flatten.COMPLEX_VALUE_MARK:  # arrays or maps: rendered as JSON
+                    payloads = [normalize(signal, p) for p in payloads]
+                else:  # attributes over the limits: cut them, count the cuts
+                    payloads = [self._limited(signal, p, cut) for p in payloads]
         finally:
             try:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
 
+    def _limited(self, signal: Signal, payload: bytes, cut: collections.Counter) -> bytes:
+        payload, cuts = limit_request(signal, payload, self.attributes)
+        cut.update(cuts)
+        return payload
+
     def _insert_file(self, signal: Signal, path: str, token: str) -> None:
         with self._wlock:
             for stmt in engine_flatten.STATEMENTS[signal]:
-                self._exec(self._wconn, stmt.render(path, self._schema_path, token))
+                self._exec(self._wconn, stmt.render(path, self._schema_path, token, self.attributes))
 
     def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None,
               tenant: str | None = None) -> QueryResult:

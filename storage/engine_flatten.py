@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from stackeye.core.signals import Signal
+from stackeye.storage.attribute_limits import AttributeLimits
 from stackeye.storage.otlp_schema import ROOT_MESSAGES
 
 # --- structures: the slice of each request the tables need, named after the proto fields -------
@@ -89,10 +90,27 @@ def any_value_str(v: str) -> str:
     )
 
 
-def attr_map(kvs: str, var: str = "kv") -> str:
+# Attributes over the limits (stackeye.storage.attribute_limits) stop the insert with this message;
+# the storage then cuts those requests in Python, counts the cuts and inserts again.
+ATTRIBUTE_LIMIT_MARK = "stackeye: attributes over the attribute limits"
+
+
+def _within_limits(kvs: str, var: str) -> str:
+    """0, or the insert stops with ATTRIBUTE_LIMIT_MARK. The ``{max_*}`` placeholders are
+    :meth:`AttributeLimits.placeholders`, filled in by :meth:`Statement.render`."""
     return (
-        f"CAST(mapFromArrays(arrayMap({var} -> {var}.key, {kvs}), "
-        f"arrayMap({var} -> {any_value_str(var + '.value')}, {kvs})), 'Map(LowCardinality(String), String)')"
+        f"throwIf(length({kvs}) > {{max_attributes}} OR arrayExists({var} -> length({var}.key) > {{max_key_bytes}} "
+        f"OR length({var}.value.string_value) > {{max_value_bytes}} "
+        f"OR length({var}.value.bytes_value) > {{max_value_bytes}}, {kvs}), '{ATTRIBUTE_LIMIT_MARK}')"
+    )
+
+
+def attr_map(kvs: str, var: str = "kv") -> str:
+    # tuple(map, check).1 is the map itself (no copy) and still evaluates the check
+    return (
+        f"tuple(CAST(mapFromArrays(arrayMap({var} -> {var}.key, {kvs}), "
+        f"arrayMap({var} -> {any_value_str(var + '.value')}, {kvs})), 'Map(LowCardinality(String), String)'), "
+        f"{_within_limits(kvs, var)}).1"
     )
 
 
@@ -111,13 +129,16 @@ _STATUS = "['Unset', 'Ok', 'Error']"
 @dataclasses.dataclass(frozen=True)
 class Statement:
     table: str
-    sql: str  # with {input}, {schema} and {token} placeholders
+    sql: str  # with {input}, {schema}, {token} and the attribute limits' {max_*} placeholders
 
-    def render(self, input_path: str, schema_path: str, token: str) -> str:
+    def render(self, input_path: str, schema_path: str, token: str,
+               limits: AttributeLimits = AttributeLimits()) -> str:
         sql = self.sql
         for name, value in (("input", input_path), ("schema", schema_path), ("token", token)):
             if "'" in value or "\\" in value:
                 raise ValueError(f"{name} must not contain quotes or backslashes: {value!r}")
+            sql = sql.replace("{" + name + "}", value)
+        for name, value in limits.placeholders().items():
             sql = sql.replace("{" + name + "}", value)
         return sql
 

@@ -9,6 +9,9 @@ import logging
 from concurrent import futures
 
 import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 from stackeye.collector.ingest.receiver import IngestError, Receiver
 from stackeye.core.signals import Signal
 
@@ -23,10 +26,23 @@ def _handler(receiver: Receiver, signal: Signal):
         try:
             receiver.accept(signal, request, metadata, "grpc")
         except IngestError as err:
-            context.abort(getattr(grpc.StatusCode, err.status), err.message)
+            if err.retry_after_s is None:
+                context.abort(getattr(grpc.StatusCode, err.status), err.message)
+            context.abort_with_status(retryable_status(err))
         return _EMPTY_RESPONSE
 
     return grpc.unary_unary_rpc_method_handler(export, request_deserializer=None, response_serializer=None)
+
+
+def retryable_status(err: IngestError) -> grpc.Status:
+    """``err`` with a google.rpc.RetryInfo in grpc-status-details-bin: the OTLP exporters retry a
+    RESOURCE_EXHAUSTED only when it carries one, after its retry_delay."""
+    delay = duration_pb2.Duration()
+    delay.FromNanoseconds(max(1, round(err.retry_after_s * 1e9)))
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+    code = getattr(grpc.StatusCode, err.status).value[0]
+    return rpc_status.to_status(status_pb2.Status(code=code, message=err.message, details=[detail]))
 
 
 class OtlpGrpcServer:

@@ -1,6 +1,9 @@
 """OTLP/HTTP receiver (binary protobuf): ``POST /v1/traces``, ``/v1/metrics``, ``/v1/logs``."""
 from __future__ import annotations
 
+import math
+
+from google.rpc import status_pb2
 from stackeye.collector.ingest.receiver import IngestError, Receiver
 from stackeye.core.http import HTTPError, Request, Response, Router
 from stackeye.core.signals import Signal
@@ -27,7 +30,16 @@ def _handler(receiver: Receiver, signal: Signal):
             status = _HTTP_STATUS.get(err.status, 400)
             if err.reason == "queue_full":
                 status = 503  # OTLP/HTTP: retryable
+            if err.retry_after_s is not None:
+                return throttled(err)
             raise HTTPError(status, err.message) from None
         return Response(200, b"", _PROTOBUF)
 
     return handle
+
+
+def throttled(err: IngestError) -> Response:
+    """429 with Retry-After (whole seconds, rounded up) and the OTLP Status body: OTLP/HTTP
+    exporters retry a 429 after Retry-After."""
+    body = status_pb2.Status(code=8, message=err.message).SerializeToString()  # 8: RESOURCE_EXHAUSTED
+    return Response(429, body, _PROTOBUF, headers={"retry-after": str(max(1, math.ceil(err.retry_after_s)))})

@@ -13,6 +13,7 @@ from typing import Mapping
 
 from google.protobuf.message import DecodeError
 from stackeye.auth.credentials import AuthError, Credentials
+from stackeye.collector.ingest.rate_limits import RateLimited, RateLimits
 from stackeye.collector.queue.base import Queue, QueueFull, QueueUnavailable, Record
 from stackeye.collector.telemetry import PipelineMetrics
 from stackeye.core.signals import Signal, count_items
@@ -25,11 +26,12 @@ BATCH_ID_HEADER = "stackeye-batch-id"  # a sender's stable id for one request, k
 class IngestError(Exception):
     """A refused request. ``status`` names the gRPC code; HTTP maps it (see otlp_http)."""
 
-    def __init__(self, status: str, reason: str, message: str):
+    def __init__(self, status: str, reason: str, message: str, retry_after_s: float | None = None):
         super().__init__(message)
         self.status = status  # INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAUTHENTICATED, UNAVAILABLE
         self.reason = reason  # label for the rejected counter
         self.message = message
+        self.retry_after_s = retry_after_s  # set: the sender may retry after this long (gRPC RetryInfo, Retry-After)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,11 +63,12 @@ class Authenticator:
 
 class Receiver:
     def __init__(self, queue: Queue, metrics: PipelineMetrics, limits: IngestLimits = IngestLimits(),
-                 auth: Authenticator | None = None):
+                 auth: Authenticator | None = None, rates: RateLimits | None = None):
         self.queue = queue
         self.metrics = metrics
         self.limits = limits
         self.auth = auth or Authenticator()
+        self.rates = rates or RateLimits()
         self._seen: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
         self._seen_lock = threading.Lock()
         self.seen_window = 100_000  # batch ids remembered (the retries of a sender that lost our answer)
@@ -80,6 +83,7 @@ class Receiver:
                 self.metrics.duplicate_requests.labels(signal=signal.name.lower()).inc()
                 return items
             if items:
+                self._admit(signal, tenant, items, len(payload))
                 record = Record(signal, payload, items, time.time_ns(), tenant, metadata.get(AGENT_ID_HEADER, ""))
                 try:
                     self.queue.put([record])
@@ -96,6 +100,14 @@ class Receiver:
         self.metrics.received_items.labels(signal=signal.name.lower()).inc(items)
         self.metrics.received_bytes.labels(signal=signal.name.lower()).inc(len(payload))
         return items
+
+    def _admit(self, signal: Signal, tenant: str, items: int, nbytes: int) -> None:
+        try:
+            self.rates.admit(tenant, items, nbytes)
+        except RateLimited as exc:
+            self.metrics.rate_limited_items.labels(tenant=tenant, signal=signal.name.lower()).inc(items)
+            reason = "rate_limited" if exc.retry_after_s is not None else "larger_than_burst"
+            raise IngestError("RESOURCE_EXHAUSTED", reason, exc.message, exc.retry_after_s) from None
 
     def _already_queued(self, tenant: str, batch_id: str) -> bool:
         with self._seen_lock:

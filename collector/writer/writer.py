@@ -118,17 +118,22 @@ class Writer:
 
     def _insert_group(self, signal: Signal, records: list[Record], token: str) -> None:
         payloads = [r.payload for r in records]
-        if self._inserted(lambda: self.storage.insert_otlp(signal, payloads, token)):
+        if self._inserted(lambda: self._insert(signal, payloads, token)):
             self.metrics.written_rows.labels(signal=signal.name.lower()).inc(sum(r.items for r in records))
             return
         # refused for good: find the records at fault, write the others under their own tokens
         for i, (rec, payload) in enumerate(zip(records, payloads)):
-            if self._inserted(lambda: self.storage.insert_otlp(signal, [payload], f"{token}-r{i}")):
+            if self._inserted(lambda: self._insert(signal, [payload], f"{token}-r{i}")):
                 self.metrics.written_rows.labels(signal=signal.name.lower()).inc(rec.items)
             else:
                 where = self.queue.quarantine(rec, self.last_error)
                 self.metrics.dead_letters.labels(signal=signal.name.lower()).inc()
                 log.error("storage refused a %s request for good (%s); kept at %s", signal.name.lower(), self.last_error, where)
+
+    def _insert(self, signal: Signal, payloads: list[bytes], token: str) -> None:
+        cut = self.storage.insert_otlp(signal, payloads, token)
+        for what, n in (cut or {}).items():  # attributes cut to the limits (stackeye.storage.attribute_limits)
+            self.metrics.truncated_attributes.labels(signal=signal.name.lower(), what=what).inc(n)
 
     def _inserted(self, insert) -> bool:
         """Run ``insert`` until it succeeds (True) or fails for good (False); raise Stopped on stop
