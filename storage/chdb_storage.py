@@ -17,7 +17,7 @@ from typing import Sequence
 
 from stackeye.core.signals import Signal
 from stackeye.storage import engine_flatten, statements
-from stackeye.storage.base import QueryError, QueryLimits, QueryResult, StorageError
+from stackeye.storage.base import QueryError, QueryLimits, QueryResult, StorageError, may_recover
 from stackeye.storage.complex_values import normalize
 from stackeye.storage.migrations import (
     MIGRATIONS_TABLE,
@@ -104,7 +104,7 @@ class ChdbStorage:
             return conn.query(sql, fmt)
         except Exception as exc:
             msg = _clean(str(exc))
-            raise StorageError(msg, retryable=_error_code(msg) in _RETRYABLE, code=_error_code(msg)) from None
+            raise StorageError(msg, retryable=may_recover(_error_code(msg), msg, _RETRYABLE), code=_error_code(msg)) from None
 
     def execute(self, sql: str) -> None:
         """Run one statement on the write connection (DDL, maintenance)."""
