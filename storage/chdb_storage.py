@@ -18,6 +18,7 @@ from typing import Sequence
 from stackeye.core.signals import Signal
 from stackeye.storage import engine_flatten, statements
 from stackeye.storage.base import QueryError, QueryLimits, QueryResult, StorageError, may_recover
+from stackeye.storage.canonical import canonical, refused_encoding
 from stackeye.storage.complex_values import normalize
 from stackeye.storage.migrations import (
     MIGRATIONS_TABLE,
@@ -125,18 +126,22 @@ class ChdbStorage:
             return
         path = os.path.join(self._tmp, f"insert-{os.getpid()}-{next(self._seq)}.bin")
         try:
-            with open(path, "wb") as f:
-                f.write(length_delimited(payloads))
-            try:
-                self._insert_file(signal, path, token)
-            except StorageError as exc:
-                if engine_flatten.COMPLEX_VALUE_MARK not in str(exc):
-                    raise
-                # some AnyValue is an array or a map: render those as JSON and insert again (same
-                # token: a statement that already went through is deduplicated, not doubled)
+            rewritten: set = set()
+            while True:
                 with open(path, "wb") as f:
-                    f.write(length_delimited([normalize(signal, p) for p in payloads]))
-                self._insert_file(signal, path, token)
+                    f.write(length_delimited(payloads))
+                try:
+                    return self._insert_file(signal, path, token)
+                except StorageError as exc:
+                    # some AnyValue is an array or a map: render those as JSON; or the engine refused
+                    # how a request is encoded: re-encode it. Then insert again (same token: a
+                    # statement that already went through is deduplicated, not doubled)
+                    rewrite = (normalize if engine_flatten.COMPLEX_VALUE_MARK in str(exc) else
+                               canonical if refused_encoding(str(exc)) else None)
+                    if rewrite is None or rewrite in rewritten:
+                        raise
+                    rewritten.add(rewrite)
+                    payloads = [rewrite(signal, p) for p in payloads]
         finally:
             try:
                 os.unlink(path)

@@ -3,6 +3,8 @@
 values), shared by tests/fuzz and bench/fuzz.py."""
 from __future__ import annotations
 
+import time
+
 from opentelemetry.proto.common.v1 import common_pb2
 from stackeye.core.signals import Signal
 
@@ -100,8 +102,9 @@ def hostile_log(service: str, body, *, time_ns: int | None = None) -> bytes:
     return req.SerializeToString()
 
 
-def hostile_gauge(service: str, value: float, *, time_ns: int = 1_700_000_000_000_000_000) -> bytes:
+def hostile_gauge(service: str, value: float, *, time_ns: int | None = None) -> bytes:
     req = metrics_request(service)
     sm = req.resource_metrics[0].scope_metrics.add()
-    sm.metrics.add(name="hostile").gauge.data_points.add(time_unix_nano=time_ns, as_double=value)
+    sm.metrics.add(name="hostile").gauge.data_points.add(time_unix_nano=time.time_ns() if time_ns is None else time_ns,
+                                                          as_double=value)
     return req.SerializeToString()
