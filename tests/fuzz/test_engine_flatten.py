@@ -82,7 +82,7 @@ def pipeline(chdb_storage, tmp_path):
 @pytest.mark.parametrize("signal", list(Signal), ids=lambda s: s.name.lower())
 def test_accepted_hostile_requests_insert_or_go_aside_alone(pipeline, signal):
     accepted = neighbours = 0
-    for i, payload in enumerate(mutations(hostile_otlp.SEEDS[signal](), HOSTILE_PER_SIGNAL * 200, seed=100 + signal)):
+    for payload in mutations(hostile_otlp.SEEDS[signal](), HOSTILE_PER_SIGNAL * 200, seed=100 + signal):
         if not pipeline.send(signal, payload):
             continue
         accepted += 1
