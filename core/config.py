@@ -279,6 +279,12 @@ def read_toml(path: str) -> dict:
         raise ConfigError("config", f"config file {path} is a directory; give a TOML file", where="--config") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", f"config file {path} is not valid TOML: {exc}", where="--config") from None
+    except UnicodeDecodeError as exc:  # tomllib decodes the whole file first
+        raise ConfigError("config", f"config file {path} is not valid TOML: not UTF-8 text ({exc.reason} at byte "
+                                    f"{exc.start}); save it as UTF-8", where="--config") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ConfigError("config", f"config file {path} has arrays or inline tables nested too deeply "
+                                    "to read; flatten them", where="--config") from None
 
 
 def _join(key: str, name: str) -> str:

@@ -22,6 +22,16 @@ class StorageError(Exception):
         self.code = code
 
 
+# TOO_MANY_PARTS (252) is worth retrying while merges catch up, but an insert that spans more
+# partitions (days) than max_partitions_per_insert_block fails the same way on every try.
+_TOO_MANY_PARTITIONS = "Too many partitions for single INSERT block"
+
+
+def may_recover(code: int | None, message: str, retryable_codes) -> bool:
+    """Whether a ClickHouse error with ``code`` is worth retrying (``retryable_codes``: the backend's)."""
+    return code in retryable_codes and _TOO_MANY_PARTITIONS not in message
+
+
 class QueryError(StorageError):
     """A query was refused by ClickHouse (bad SQL, read-only, limits). Not retryable."""
 

@@ -18,8 +18,9 @@ from typing import Sequence
 
 from stackeye.core.signals import Signal
 from stackeye.storage import engine_flatten, query_guard, statements, tenant_filters
+from stackeye.storage.base import QueryError, QueryLimits, QueryResult, StorageError, may_recover
 from stackeye.storage.attribute_limits import AttributeLimits, limit_request
-from stackeye.storage.base import QueryError, QueryLimits, QueryResult, StorageError
+from stackeye.storage.canonical import canonical, refused_encoding
 from stackeye.storage.complex_values import normalize
 from stackeye.storage.migrations import (
     MIGRATIONS_TABLE,
@@ -143,7 +144,7 @@ class ChdbStorage:
             return conn.query(sql, fmt)
         except Exception as exc:
             msg = _clean(str(exc))
-            raise StorageError(msg, retryable=_error_code(msg) in _RETRYABLE, code=_error_code(msg)) from None
+            raise StorageError(msg, retryable=may_recover(_error_code(msg), msg, _RETRYABLE), code=_error_code(msg)) from None
 
     def execute(self, sql: str) -> None:
         """Run one statement on the write connection (DDL, maintenance)."""
@@ -164,7 +165,7 @@ class ChdbStorage:
             return {}
         path = os.path.join(self._tmp, f"insert-{os.getpid()}-{next(self._seq)}.bin")
         cut: collections.Counter = collections.Counter()
-        fallbacks = {engine_flatten.COMPLEX_VALUE_MARK, engine_flatten.ATTRIBUTE_LIMIT_MARK}
+        fallbacks = {engine_flatten.COMPLEX_VALUE_MARK, engine_flatten.ATTRIBUTE_LIMIT_MARK, "canonical"}
         try:
             while True:
                 with open(path, "wb") as f:
@@ -174,6 +175,8 @@ class ChdbStorage:
                     return dict(cut)
                 except StorageError as exc:
                     mark = next((m for m in fallbacks if m in str(exc)), None)
+                    if mark is None and refused_encoding(str(exc)) and "canonical" in fallbacks:
+                        mark = "canonical"
                     if mark is None:
                         raise
                     fallbacks.discard(mark)  # each fallback once: then the engine takes the batch
@@ -181,6 +184,8 @@ class ChdbStorage:
                 # deduplicated, not doubled (its rows are the same: it had nothing to rewrite).
                 if mark == engine_flatten.COMPLEX_VALUE_MARK:  # arrays or maps: rendered as JSON
                     payloads = [normalize(signal, p) for p in payloads]
+                elif mark == "canonical":  # the engine refused how a request is encoded: re-encode it
+                    payloads = [canonical(signal, p) for p in payloads]
                 else:  # attributes over the limits: cut them, count the cuts
                     payloads = [self._limited(signal, p, cut) for p in payloads]
         finally:

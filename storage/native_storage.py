@@ -30,7 +30,7 @@ from typing import Sequence
 
 from stackeye.core.signals import Signal
 from stackeye.storage import py_flatten, query_guard, tenant_filters
-from stackeye.storage.base import QueryError, QueryLimitExceeded, QueryLimits, QueryResult, StorageError
+from stackeye.storage.base import QueryError, QueryLimitExceeded, QueryLimits, QueryResult, StorageError, may_recover
 from stackeye.storage.migrations import (
     MIGRATIONS_TABLE,
     SchemaOptions,
@@ -176,7 +176,7 @@ class NativeStorage:
         if isinstance(exc, errors.ServerException):
             first = str(exc.message).strip().split("\n")[0]
             msg = f"ClickHouse at {self._where()}: {doing}: Code: {exc.code}. {first}"
-            return StorageError(msg, retryable=exc.code in _RETRYABLE, code=exc.code)
+            return StorageError(msg, retryable=may_recover(exc.code, msg, _RETRYABLE), code=exc.code)
         if isinstance(exc, (errors.NetworkError, errors.SocketTimeoutError, errors.UnexpectedPacketFromServerError,
                             OSError, EOFError)):
             return StorageError(f"ClickHouse at {self._where()} is unreachable ({doing}: {exc}); will retry",

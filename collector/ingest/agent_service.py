@@ -8,6 +8,7 @@ same bearer tokens as OTLP ingest, and each token's tenant scopes the agents it 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 
@@ -17,6 +18,7 @@ from stackeye.proto.agent.v1 import agent_pb2, agent_pb2_grpc
 log = logging.getLogger("stackeye.ingest.agents")
 
 HEARTBEAT_FLUSH_SECONDS = 2.0
+MAX_AGENT_ID_BYTES = 1024  # it is quoted into every lookup's SQL, which ClickHouse caps (max_query_size)
 
 
 def sql_string(value: str) -> str:
@@ -59,6 +61,12 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
             return auth.tenant(metadata)
         except Exception as err:  # IngestError: the same message OTLP ingest gives
             context.abort(grpc.StatusCode.UNAUTHENTICATED, getattr(err, "message", str(err)))
+
+    @staticmethod
+    def _check_id(agent_id: str, context) -> None:
+        if len(agent_id.encode()) > MAX_AGENT_ID_BYTES:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"agent_id is over {MAX_AGENT_ID_BYTES} bytes: use a shorter id (e.g. the machine id)")
 
     @staticmethod
     def _values(row: dict) -> str:
@@ -122,6 +130,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         tenant = self._tenant(context)
         if not request.agent_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "agent_id is required")
+        self._check_id(request.agent_id, context)
         now = time.time()
         row = {"tenant": tenant, "agent_id": request.agent_id, "host_name": request.host_name,
                "host_id": request.host_id, "os_type": request.os_type, "version": request.version,
@@ -137,6 +146,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
 
     def Heartbeat(self, request, context):
         tenant = self._tenant(context)
+        self._check_id(request.agent_id, context)
         row = self._known(tenant, request.agent_id)
         if row is None:
             return agent_pb2.HeartbeatResponse(reregister=True)
@@ -148,10 +158,15 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         return agent_pb2.HeartbeatResponse(config_version=self._config(tenant, request.agent_id).version)
 
     def GetConfig(self, request, context):
-        return self._config(self._tenant(context), request.agent_id)
+        tenant = self._tenant(context)
+        self._check_id(request.agent_id, context)
+        return self._config(tenant, request.agent_id)
 
     def SetConfig(self, request, context):
         tenant = self._tenant(context)
+        self._check_id(request.agent_id, context)
+        if not math.isfinite(request.interval_seconds):  # stored, it would break every agent's config read
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "interval_seconds must be a finite number of seconds")
         if request.interval_seconds and request.interval_seconds < 1:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "interval_seconds must be at least 1 (or 0 to keep the agents' own)")
         version = time.time_ns() // 1000  # increases with every change, no read needed

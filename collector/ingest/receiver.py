@@ -21,6 +21,7 @@ from stackeye.core.signals import Signal, count_items
 AGENT_ID_HEADER = "x-stackeye-agent-id"
 TENANT_HEADER = "x-stackeye-tenant"
 BATCH_ID_HEADER = "stackeye-batch-id"  # a sender's stable id for one request, kept across its retries
+MAX_HEADER_BYTES = 1024  # tenant and agent id travel in every queue record's envelope (u16 lengths in the spool)
 
 
 class IngestError(Exception):
@@ -76,7 +77,8 @@ class Receiver:
     def accept(self, signal: Signal, payload: bytes, metadata: Mapping[str, str], transport: str) -> int:
         """Validate and durably enqueue one request; return its item count or raise IngestError."""
         try:
-            tenant = self.auth.tenant(metadata)
+            tenant = _envelope_field(TENANT_HEADER, self.auth.tenant(metadata))
+            agent_id = _envelope_field(AGENT_ID_HEADER, metadata.get(AGENT_ID_HEADER, ""))
             items = self._validate(signal, payload)
             batch_id = metadata.get(BATCH_ID_HEADER, "")
             if batch_id and self._already_queued(tenant, batch_id):
@@ -84,7 +86,7 @@ class Receiver:
                 return items
             if items:
                 self._admit(signal, tenant, items, len(payload))
-                record = Record(signal, payload, items, time.time_ns(), tenant, metadata.get(AGENT_ID_HEADER, ""))
+                record = Record(signal, payload, items, time.time_ns(), tenant, agent_id)
                 try:
                     self.queue.put([record])
                 except QueueFull as exc:
@@ -131,3 +133,15 @@ class Receiver:
             raise IngestError("INVALID_ARGUMENT", "malformed",
                               f"malformed {signal.request_type.DESCRIPTOR.name}: not a valid protobuf message ({exc})") from None
         return count_items(signal, request)
+
+
+def _envelope_field(header: str, value: str) -> str:
+    """``value`` if it fits a queue record's envelope; else the request is refused, naming the header."""
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError:
+        raise IngestError("INVALID_ARGUMENT", "bad_header", f"the {header} value is not valid UTF-8") from None
+    if size > MAX_HEADER_BYTES:
+        raise IngestError("INVALID_ARGUMENT", "bad_header",
+                          f"the {header} value is over {MAX_HEADER_BYTES} bytes: send a shorter one")
+    return value
