@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from stackeye.app.kafka_settings import KafkaSettings
+from stackeye.app.tls_settings import CLIENT_CA_HELP, INSECURE_HELP, TLS_CERT_HELP, TLS_KEY_HELP, check_tls_settings
 from stackeye.core.config import setting
 from stackeye.core.units import DURATION, LISTEN, LISTEN_OR_OFF, SIZE
 
@@ -16,6 +17,14 @@ class KafkaCollectorConfig(KafkaSettings):
     otlp_http: str = setting("", "OTLP/HTTP listen address ('' or off: not served)", unit=LISTEN_OR_OFF)
     tokens: tuple[str, ...] = setting((), "require this bearer token (TOKEN or TOKEN=TENANT; the tenant goes into the "
                                           "record headers); none = no auth", "TOKEN[=TENANT]", flag="--token")
+    tls_cert: str = setting("", TLS_CERT_HELP, "PEM")
+    tls_key: str = setting("", TLS_KEY_HELP, "PEM")
+    client_ca: str = setting("", CLIENT_CA_HELP, "PEM")
+    insecure: bool = setting(False, INSECURE_HELP)
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed", unit=SIZE, positive=True)
     produce_timeout: float = setting(10.0, "wait this long for Kafka's acknowledgement before answering UNAVAILABLE",
                                      unit=DURATION, positive=True)
+
+    def validate(self) -> None:
+        super().validate()
+        check_tls_settings(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from stackeye.app.tls_settings import CLIENT_CA_HELP, INSECURE_HELP, TLS_CERT_HELP, TLS_KEY_HELP, check_tls_settings
 from stackeye.collector.writer.writer import WriterConfig
 from stackeye.core.config import ConfigError, setting
 from stackeye.core.units import DURATION, LISTEN, LISTEN_OR_OFF, SIZE
@@ -27,6 +28,10 @@ class UpConfig:
                                     "its answer", unit=DURATION, positive=True)
     tokens: tuple[str, ...] = setting((), "accepted bearer tokens (TOKEN or TOKEN=TENANT); none = no auth",
                                       "TOKEN[=TENANT]", flag="--token")
+    tls_cert: str = setting("", TLS_CERT_HELP, "PEM")
+    tls_key: str = setting("", TLS_KEY_HELP, "PEM")
+    client_ca: str = setting("", CLIENT_CA_HELP, "PEM")
+    insecure: bool = setting(False, INSECURE_HELP)
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed", unit=SIZE, positive=True)
     spool_max_bytes: int = setting(4 << 30, "back-pressure bound of the disk spool", unit=SIZE, positive=True)
     fsync: bool = setting(True, "fsync the spool before acknowledging (turning it off risks data on power loss)")
@@ -58,6 +63,7 @@ class UpConfig:
         return self.clickhouse or "chdb://" + os.path.abspath(os.path.join(self.data_dir, "clickhouse"))
 
     def validate(self) -> None:
+        check_tls_settings(self)
         if self.clickhouse:
             try:
                 parse_storage_url(self.clickhouse)
