@@ -33,6 +33,8 @@ from stackeye.core.config_sample import render_toml as _render
 from stackeye.core.directories import ensure_writable_dir
 from stackeye.core.units import CONNECT, DURATION, LISTEN_OR_OFF, SIZE
 
+from .shipper.sender import ChannelTLS
+
 __all__ = ["AgentConfig", "ConfigError", "LogSource", "from_mapping", "load", "render_toml", "require_runnable"]
 
 SEVERITY_WORDS = ("auto", "json", "none")
@@ -84,8 +86,13 @@ class AgentConfig:
     otlp_listen: str = setting("127.0.0.1:4317", "Local OTLP/gRPC relay for apps on this host; off disables it.",
                                unit=LISTEN_OR_OFF)
     state_dir: str = setting("/var/lib/stackeye-agent", "Where the disk buffer and log offsets live.", "DIR")
-    tls_ca_file: str = setting("", "PEM file of the CA that signed the collector's certificate; empty: plaintext gRPC.",
-                               "PEM")
+    tls_ca_file: str = setting("", "PEM file of the CA that signed the collector's certificate (TLS, the certificate "
+                                   "verified against it); empty: plaintext gRPC unless tls is on.", "PEM")
+    tls: bool = setting(False, "Speak TLS to the collector, verifying its certificate against the system's CAs "
+                               "(tls_ca_file or a client certificate turns TLS on by itself).")
+    tls_client_cert: str = setting("", "PEM certificate the agent shows the collector (mTLS: a collector started "
+                                       "with --client-ca refuses agents without one).", "PEM")
+    tls_client_key: str = setting("", "PEM private key of tls_client_cert; empty: the key is in that file.", "PEM")
     buffer_max_bytes: int = setting(256 << 20, "Largest disk buffer while the collector is unreachable; the oldest "
                                                "batches are dropped (and counted) only when it is full.",
                                     unit=SIZE, positive=True)
@@ -107,6 +114,12 @@ class AgentConfig:
                                             sections=_collector_sections, section_noun="collector",
                                             toggle=("--enable", "--disable"))
 
+    def channel_tls(self) -> ChannelTLS | None:
+        """TLS to the collector, or None for plaintext gRPC."""
+        if not (self.tls or self.tls_ca_file or self.tls_client_cert):
+            return None
+        return ChannelTLS(self.tls_ca_file, self.tls_client_cert, self.tls_client_key)
+
     def collector_config(self, name: str):
         """The typed config of collector ``name`` (its defaults when the section is absent)."""
         from .registry import get
@@ -127,6 +140,13 @@ class AgentConfig:
             raise ConfigError("state_dir", "a directory for the disk buffer and log offsets is required")
         if self.tls_ca_file and not os.path.isfile(self.tls_ca_file):
             raise ConfigError("tls_ca_file", f"no such file: {self.tls_ca_file!r}; give the PEM of the collector's CA")
+        if self.tls_client_key and not self.tls_client_cert:
+            raise ConfigError("tls_client_key", "a client key without its certificate: add --tls-client-cert CERT.pem "
+                                                "(or drop --tls-client-key)")
+        for name in ("tls_client_cert", "tls_client_key"):
+            path = getattr(self, name)
+            if path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
+                raise ConfigError(name, f"cannot read {path!r}; give a readable PEM file")
         if self.retry_max < self.retry_initial:
             raise ConfigError("retry_max", f"must be at least retry_initial ({self.retry_initial:g}s)")
 

@@ -12,7 +12,7 @@ import grpc
 from stackeye.core.version import __version__
 from stackeye.proto.agent.v1 import agent_pb2, agent_pb2_grpc
 
-from .shipper.sender import auth_metadata, channel_for
+from .shipper.sender import ChannelTLS, auth_metadata, channel_for
 
 log = logging.getLogger("stackeye.agent.protocol")
 
@@ -21,7 +21,7 @@ class ProtocolClient:
     def __init__(self, agent):
         self.agent = agent
         cfg = agent.cfg
-        self.channel = channel_for(cfg.collector, cfg.tls_ca_file, cfg.gzip)
+        self.channel = channel_for(cfg.collector, cfg.channel_tls(), cfg.gzip)
         self.stub = agent_pb2_grpc.AgentServiceStub(self.channel)
         self.metadata = auth_metadata(cfg.token)
         self.timeout = cfg.request_timeout
@@ -103,11 +103,11 @@ class ProtocolClient:
                     wait = min(wait, 5.0)
 
 
-def set_config(collector: str, token: str = "", tls_ca_file: str = "", agent_id: str = "",
+def set_config(collector: str, token: str = "", tls: ChannelTLS | None = None, agent_id: str = "",
                interval: float = 0.0, enabled: list[str] | None = None, replace: bool = False,
                timeout: float = 10.0) -> agent_pb2.AgentConfig:
     """Operators: set the central config of ``agent_id`` ("" = every agent) on the collector."""
-    with channel_for(collector, tls_ca_file) as channel:
+    with channel_for(collector, tls) as channel:
         stub = agent_pb2_grpc.AgentServiceStub(channel)
         return stub.SetConfig(agent_pb2.SetConfigRequest(agent_id=agent_id, interval_seconds=interval,
                                                          enabled_collectors=enabled or [], replace_collectors=replace),

@@ -42,7 +42,7 @@ class Agent:
         self.agent_id = _agent_id(cfg.state_dir)
         self.resource = otlp.host_resource(cfg.resource)
         self.queue = DiskQueue(os.path.join(cfg.state_dir, "buffer"), cfg.buffer_max_bytes)
-        self.sender = GrpcSender(cfg.collector, cfg.token, cfg.tls_ca_file, cfg.gzip, cfg.request_timeout)
+        self.sender = GrpcSender(cfg.collector, cfg.token, cfg.channel_tls(), cfg.gzip, cfg.request_timeout)
         self.shipper = Shipper(self.queue, self.sender, Backoff(cfg.retry_initial, cfg.retry_max), self.agent_id)
         self.interval = cfg.interval
         self.instances: dict[str, Instance] = {}

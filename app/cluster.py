@@ -30,7 +30,8 @@ class KafkaCollectorApp:
     """``stackeye collector``: OTLP gRPC/HTTP → Receiver → KafkaQueue. Stateless."""
 
     def __init__(self, kafka_config, *, otlp_grpc: str, otlp_http: str | None = None, http: str | None = None,
-                 tokens=(), max_request_bytes: int = 16 << 20, keys_file: str = "", rates=None):
+                 tokens=(), max_request_bytes: int = 16 << 20, keys_file: str = "", rates=None, tls=None):
+        """``tls``: a :class:`stackeye.core.tls.ServerTLS` served on every listener; None: plaintext."""
         from stackeye.collector.queue.base import QueueUnavailable
         from stackeye.collector.queue.kafka import KafkaQueue
 
@@ -44,10 +45,11 @@ class KafkaCollectorApp:
         receiver = Receiver(self.queue, metrics, IngestLimits(max_request_bytes), Authenticator(credentials=credentials), rates)
         self._servers: list = []
         try:
-            self._servers.append(OtlpGrpcServer(receiver, otlp_grpc))
+            ssl_context = tls.ssl_context() if tls else None
+            self._servers.append(OtlpGrpcServer(receiver, otlp_grpc, credentials=tls.grpc_credentials() if tls else None))
             if otlp_http:
                 self._servers.append(HTTPServer(otlp_http_router(receiver), otlp_http, "OTLP/HTTP",
-                                                max_body_bytes=2 * max_request_bytes))
+                                                max_body_bytes=2 * max_request_bytes, ssl_context=ssl_context))
             if http:
                 def health():
                     return {"status": "ok", "role": "collector", "version": __version__,
@@ -56,7 +58,7 @@ class KafkaCollectorApp:
                             "received_items": metrics.total(metrics.received_items),
                             "rejected_requests": metrics.total(metrics.rejected_requests)}
 
-                self._servers.append(HTTPServer(status_router(health, metrics), http, "status"))
+                self._servers.append(HTTPServer(status_router(health, metrics), http, "status", ssl_context=ssl_context))
         except OSError:
             self.stop()
             raise

@@ -5,6 +5,7 @@ import dataclasses
 
 from stackeye.app.kafka_settings import KafkaSettings
 from stackeye.app.tenant_rates import rate_limits
+from stackeye.app.tls_settings import CLIENT_CA_HELP, INSECURE_HELP, TLS_CERT_HELP, TLS_KEY_HELP, check_tls_settings
 from stackeye.core.config import setting
 from stackeye.core.units import DURATION, LISTEN, LISTEN_OR_OFF, SIZE
 
@@ -19,6 +20,10 @@ class KafkaCollectorConfig(KafkaSettings):
                                           "record headers); none = no auth", "TOKEN[=TENANT]", flag="--token")
     keys_file: str = setting("", "the key file of `stackeye up` (or one shared with it) whose ingest tokens are "
                                  "accepted too, revocations within a second; none by default", "FILE")
+    tls_cert: str = setting("", TLS_CERT_HELP, "PEM")
+    tls_key: str = setting("", TLS_KEY_HELP, "PEM")
+    client_ca: str = setting("", CLIENT_CA_HELP, "PEM")
+    insecure: bool = setting(False, INSECURE_HELP)
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed", unit=SIZE, positive=True)
     tenant_max_items_per_s: float = setting(0.0, "ingest rate of each tenant in spans, log records and data points "
                                             "a second (0 = unlimited); over it a request is refused with "
@@ -36,3 +41,4 @@ class KafkaCollectorConfig(KafkaSettings):
     def validate(self) -> None:
         super().validate()
         rate_limits(self)  # a bad --tenant-limit stops here
+        check_tls_settings(self)

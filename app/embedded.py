@@ -24,6 +24,7 @@ from stackeye.events.issue_sync import IssueSync
 from stackeye.app.decisions import DecisionService, load_policies
 from stackeye.app.query_limits import query_limits
 from stackeye.app.tenant_rates import rate_limits
+from stackeye.app.tls_settings import server_tls
 from stackeye.app.triggers import TriggerService, load_triggers
 from stackeye.app.up_config import UpConfig
 from stackeye.collector.ingest.grpc_services import mount_all
@@ -66,14 +67,16 @@ class Context:
     audit: AuditLog | None = None  # stackeye_audit
 
 
-def keda_scaler(evaluator, cfg: UpConfig) -> KedaScalerServer:
+def keda_scaler(evaluator, cfg: UpConfig, credentials=None) -> KedaScalerServer:
     """KEDA's external scaler on ``--keda-grpc``, answering with ``evaluator``'s autoscale decisions."""
-    return KedaScalerServer(ExternalScalerServicer(evaluator_decide(evaluator), cfg.keda_recheck_s), cfg.keda_grpc)
+    return KedaScalerServer(ExternalScalerServicer(evaluator_decide(evaluator), cfg.keda_recheck_s), cfg.keda_grpc,
+                            credentials=credentials)
 
 
 class EmbeddedApp:
     def __init__(self, config: UpConfig):
         self.config = config
+        self.tls = server_tls(config)  # a certificate that cannot be used stops here (exit 2); SIGHUP reloads it
         self._servers: list = []
         self.context: Context | None = None
 
@@ -107,25 +110,27 @@ class EmbeddedApp:
         ctx.decisions = DecisionService(storage, metrics.registry, policies, cfg.decide_interval)
         ctx.issues = IssueSync(storage)
         ctx.triggers = TriggerService(storage, metrics.registry, triggers, cfg.trigger_interval,
-                                      generator_base=f"http://{cfg.http}", issues=ctx.issues,
+                                      generator_base=f"{'https' if self.tls else 'http'}://{cfg.http}", issues=ctx.issues,
                                       self_metrics=SelfMetricsWriter(storage, metrics, lambda: queue.depth()[1]),
                                       deploys=DeployTracker(storage))
         writer.start()
+        tls = self.tls
+        ssl_context = tls.ssl_context() if tls else None
         try:
-            grpc_server = OtlpGrpcServer(receiver, cfg.otlp_grpc)
+            grpc_server = OtlpGrpcServer(receiver, cfg.otlp_grpc, credentials=tls.grpc_credentials() if tls else None)
             mount_all(grpc_server.server, ctx)
             self._servers.append(grpc_server)
             if cfg.otlp_http:
                 self._servers.append(HTTPServer(otlp_http_router(receiver), cfg.otlp_http, "OTLP/HTTP",
-                                                max_body_bytes=2 * cfg.max_request_bytes))
+                                                max_body_bytes=2 * cfg.max_request_bytes, ssl_context=ssl_context))
             router = api_router(ctx)
             decisions_api.register(router, ctx)
             triggers_api.register(router, ctx)
             issues_api.register(router, ctx)
             keys_api.register(router, ctx)
-            self._api = HTTPServer(router, cfg.http, "API")
+            self._api = HTTPServer(router, cfg.http, "API", ssl_context=ssl_context)
             if cfg.keda_grpc:
-                self._servers.append(keda_scaler(ctx.decisions.evaluator, cfg))
+                self._servers.append(keda_scaler(ctx.decisions.evaluator, cfg, tls.grpc_credentials() if tls else None))
         except Exception:
             self.stop()
             raise

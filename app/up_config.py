@@ -6,6 +6,7 @@ import os
 
 from stackeye.auth.keystore import default_path as default_keys_path
 from stackeye.app.tenant_rates import rate_limits
+from stackeye.app.tls_settings import CLIENT_CA_HELP, INSECURE_HELP, TLS_CERT_HELP, TLS_KEY_HELP, check_tls_settings
 from stackeye.collector.writer.writer import WriterConfig
 from stackeye.core.config import ConfigError, setting
 from stackeye.core.units import DURATION, LISTEN, LISTEN_OR_OFF, SIZE
@@ -35,6 +36,10 @@ class UpConfig:
                                         "KEY=TENANT[:ROLE]", flag="--api-key")
     keys_file: str = setting("", "the key file of tenants, ingest tokens and API keys (stackeye tenants/keys "
                                  "change it, also while this runs); default <data_dir>/stackeye-keys.json", "FILE")
+    tls_cert: str = setting("", TLS_CERT_HELP, "PEM")
+    tls_key: str = setting("", TLS_KEY_HELP, "PEM")
+    client_ca: str = setting("", CLIENT_CA_HELP, "PEM")
+    insecure: bool = setting(False, INSECURE_HELP)
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed", unit=SIZE, positive=True)
     tenant_max_items_per_s: float = setting(0.0, "ingest rate of each tenant in spans, log records and data points "
                                             "a second (0 = unlimited); over it a request is refused with "
@@ -92,6 +97,7 @@ class UpConfig:
 
     def validate(self) -> None:
         rate_limits(self)  # a bad --tenant-limit stops here
+        check_tls_settings(self)
         if self.clickhouse:
             try:
                 parse_storage_url(self.clickhouse)

@@ -72,7 +72,7 @@ def run(args) -> int:
         toggled = flag_values(agent_config.AgentConfig, args).get("collectors", {})
         enabled = [name for name, section in toggled.items() if section["enabled"]]
         try:
-            cfg_out = protocol.set_config(cfg.collector, cfg.token, cfg.tls_ca_file, args.agent_id, interval,
+            cfg_out = protocol.set_config(cfg.collector, cfg.token, cfg.channel_tls(), args.agent_id, interval,
                                           enabled, args.replace_collectors)
         except grpc.RpcError as err:
             print(f"stackeye agent set-config: the collector {cfg.collector} answered {err.code().name}: "

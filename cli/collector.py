@@ -18,12 +18,14 @@ from stackeye.cli.options import add_config_flags, config_from_args, print_confi
 HELP = "OTLP in, Kafka out (cluster mode; run N of them, stateless)"
 EPILOG = """examples:
   stackeye collector --kafka kafka1:9092,kafka2:9092                 # OTLP/gRPC on 127.0.0.1:4317
-  stackeye collector --kafka kafka1:9092 --otlp-grpc 0.0.0.0:4317 --otlp-http 0.0.0.0:4318 --http 0.0.0.0:8081
+  stackeye collector --kafka kafka1:9092 --otlp-grpc 0.0.0.0:4317 --otlp-http 0.0.0.0:4318 --http 0.0.0.0:8081 \
+      --token s3cret=teamA --tls-cert cert.pem --tls-key key.pem   # off loopback: auth (or --insecure); TLS: docs/tls.md
   stackeye collector --kafka kafka1:9092 --topics traces=prod_spans,metrics=prod_metrics,logs=prod_logs
   stackeye collector --print-config > /etc/stackeye/collector.toml   # then: stackeye collector --config FILE
 
 Topics default to otlp_spans, otlp_metrics, otlp_logs (what the OpenTelemetry Collector's Kafka
 exporter writes, otlp_proto encoding). Then: stackeye writer --kafka … --clickhouse URL
+SIGHUP reloads the --tls-cert/--tls-key/--client-ca files (new connections get the new certificate).
 Settings: defaults < --config file < STACKEYE_* environment < flags; errors no retry can fix exit 2.
 """
 
@@ -50,12 +52,16 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from stackeye.cli.packages import require_kafka_client
+    from stackeye.app.exposure import auth_from_settings, check_exposure
+    from stackeye.app.tls_settings import reload_on_sighup, server_tls
     from stackeye.core.config import check_required
 
     config = config_from_args(KafkaCollectorConfig, args)
     if args.print_config:
         return print_config(config, "stackeye collector configuration")
     check_required(config)
+    check_exposure(config, auth_from_settings(config))
+    tls = server_tls(config)
     require_kafka_client()
     quiet_kafka_client()
     from stackeye.app.cluster import KafkaCollectorApp
@@ -65,11 +71,12 @@ def run(args) -> int:
     try:
         app = KafkaCollectorApp(kafka, otlp_grpc=config.otlp_grpc, otlp_http=config.otlp_http, http=config.http,
                                 tokens=config.tokens, max_request_bytes=config.max_request_bytes,
-                                keys_file=config.keys_file, rates=rate_limits(config))
+                                keys_file=config.keys_file, rates=rate_limits(config), tls=tls)
     except OSError as exc:
         log.error("%s", exc)
         return 1
     stop = wait_for_signal()
+    reload_on_sighup(tls)
     app.start()
     log.info("stackeye collector: OTLP/gRPC %s, OTLP/HTTP %s → Kafka %s", config.otlp_grpc, config.otlp_http or "off",
              ",".join(kafka.brokers))

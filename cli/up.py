@@ -12,9 +12,10 @@ from stackeye.cli.options import add_config_flags, config_from_args, print_confi
 HELP = "run the whole pipeline in one process (OTLP in, chDB storage, query API)"
 EPILOG = """examples:
   stackeye up                                     # OTLP on 127.0.0.1:4317 (gRPC) and :4318 (HTTP), API on :8080
-  stackeye up --data-dir /var/lib/stackeye --otlp-grpc 0.0.0.0:4317
+  stackeye up --data-dir /var/lib/stackeye --otlp-grpc 0.0.0.0:4317 --insecure   # open to the network, no auth
   stackeye up --token s3cret=team-a --token t0ken=team-b   # require bearer tokens, one tenant each
   stackeye tenants create team-a                  # or: hashed tokens and API keys in the key file (stackeye keys --help)
+  stackeye up --otlp-grpc 0.0.0.0:4317 --token s3cret --tls-cert cert.pem --tls-key key.pem   # TLS (docs/tls.md)
   stackeye up --policy policies.toml --keda-grpc 0.0.0.0:9090   # KEDA scales Deployments from the decisions (docs/keda.md)
   STACKEYE_RETENTION_DAYS=30 stackeye up --config /etc/stackeye/up.toml
   stackeye up --print-config > /etc/stackeye/up.toml      # every setting, its default and what it does
@@ -24,6 +25,8 @@ Then point any OpenTelemetry SDK at it (OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0
 
 Settings: defaults < --config file < STACKEYE_* environment < flags. Errors no retry can fix (bad
 settings, a data directory it cannot write, a refused password) exit with code 2.
+SIGHUP: read the --tls-cert/--tls-key/--client-ca files again (new connections get the new
+certificate; a file that cannot be used keeps the old one and is logged).
 SIGTERM/SIGINT: stop accepting, drain the spool into storage, exit 0 (a second signal exits at once;
 what was not written stays in the spool for the next start).
 """
@@ -37,6 +40,8 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from stackeye.app.embedded import EmbeddedApp
+    from stackeye.app.exposure import auth_from_settings, check_exposure
+    from stackeye.app.tls_settings import reload_on_sighup
     from stackeye.cli.packages import require_storage_client
     from stackeye.core.directories import ensure_writable_dir
     from stackeye.core.errors import Fatal
@@ -46,6 +51,7 @@ def run(args) -> int:
     config = config_from_args(UpConfig, args)
     if args.print_config:
         return print_config(config, "stackeye up configuration")
+    check_exposure(config, auth_from_settings(config))
     ensure_writable_dir(config.data_dir, "data_dir", "--data-dir ~/stackeye-data")
     require_storage_client(parse_storage_url(config.storage_url()))
     app = EmbeddedApp(config)
@@ -59,6 +65,7 @@ def run(args) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
+    reload_on_sighup(app.tls)
     try:
         app.start()
     except StorageError as exc:
@@ -69,8 +76,8 @@ def run(args) -> int:
     except OSError as exc:
         log.error("%s", exc)
         return 1
-    log.info("stackeye up: OTLP/gRPC %s, OTLP/HTTP %s, API http://%s, data in %s",
-             config.otlp_grpc, config.otlp_http or "off", config.http, config.data_dir)
+    log.info("stackeye up: OTLP/gRPC %s, OTLP/HTTP %s, API %s://%s, data in %s", config.otlp_grpc,
+             config.otlp_http or "off", "https" if app.tls else "http", config.http, config.data_dir)
     stop.wait()
     log.info("shutting down: no new requests, draining the spool")
     app.stop()

@@ -5,14 +5,16 @@ The socket is bound in the constructor, so a taken port fails there, synchronous
 uvicorn accepts connections; :meth:`HTTPServer.stop` stops accepting, lets requests in flight
 finish (at most :data:`GRACE_S`), closes idle keep-alive connections and joins the thread.
 
-TLS: give ``certfile`` (PEM; it may hold the key too) and ``keyfile``; the server then speaks
-HTTPS only.
+TLS: give ``ssl_context`` (a server context, :meth:`stackeye.core.tls.ServerTLS.ssl_context`); the
+server then speaks HTTPS only. The context stays the caller's: loading a new certificate into it
+(a reload) reaches the next handshake without a restart.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import socket
+import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,25 +41,20 @@ GRACE_S = 5.0
 
 class HTTPServer:
     def __init__(self, router, address: str, name: str, max_body_bytes: int = 64 << 20, *,
-                 certfile: str | None = None, keyfile: str | None = None):
+                 ssl_context: ssl.SSLContext | None = None):
         """``router``: a :class:`stackeye.core.http.Router`; ``max_body_bytes`` caps a request body,
         as sent and after decoding."""
-        if keyfile and not certfile:
-            raise ValueError(f"{name}: a TLS key file was given without its certificate: give certfile too")
         self.address = address
         self.name = name
-        self.scheme = "https" if certfile else "http"
+        self.scheme = "https" if ssl_context else "http"
         config = uvicorn.Config(
             # httptools (C) parses HTTP/1.1 at about half the CPU of the pure-Python h11 (bench/RESULTS.md).
             router.asgi(name, max_body_bytes), interface="asgi3", http="httptools", lifespan="off",
             log_config=None, log_level="warning", access_log=False,  # requests are counted, not logged
             proxy_headers=False, server_header=False, headers=[("server", "stackeye")],
             timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=GRACE_S,
-            ssl_certfile=certfile, ssl_keyfile=keyfile)
-        try:
-            config.load()  # builds the TLS context: a bad certificate or key fails here, not in the thread
-        except OSError as exc:
-            raise OSError(f"cannot load the TLS certificate {certfile} / key {keyfile} for {name}: {exc}") from None
+            ssl_context_factory=(lambda *_: ssl_context) if ssl_context else None)
+        config.load()
         try:
             where = parse_address(address, listen=True)
             self._socket = socket.create_server((where.host, where.port), backlog=config.backlog,

@@ -170,14 +170,17 @@ class KedaScalerServer:
     Each StreamIsActive holds one worker thread for as long as KEDA keeps it open: ``max_workers``
     bounds the ScaledObjects of type ``external-push`` one server serves at a time."""
 
-    def __init__(self, servicer: ExternalScalerServicer, address: str, max_workers: int = 64):
+    def __init__(self, servicer: ExternalScalerServicer, address: str, max_workers: int = 64,
+                 credentials: grpc.ServerCredentials | None = None):
+        """``credentials``: TLS (:meth:`stackeye.core.tls.ServerTLS.grpc_credentials`); None: plaintext."""
         self.servicer = servicer
         self.address = address
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="keda-grpc"),
                                   options=[("grpc.so_reuseport", 0)])
         pb_grpc.add_ExternalScalerServicer_to_server(servicer, self.server)
         try:
-            self.port = self.server.add_insecure_port(address)
+            self.port = (self.server.add_secure_port(address, credentials) if credentials
+                         else self.server.add_insecure_port(address))
         except RuntimeError:
             self.port = 0
         if self.port == 0:

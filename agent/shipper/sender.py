@@ -2,14 +2,18 @@
 
 :class:`GrpcSender` pushes one serialized request (no re-encoding: the bytes in the disk queue
 go on the wire as they are) with the token as ``authorization: Bearer <token>`` metadata, gzip,
-a per-request deadline and TLS when a CA file is given. :class:`Shipper` is the loop: take the
+a per-request deadline and, with a :class:`ChannelTLS`, TLS that verifies the collector's
+certificate (against the given CA, else the system's CAs) and may show a client certificate (mTLS). :class:`Shipper` is the loop: take the
 oldest queued item, send it, ack it; on a transient failure wait (:func:`stackeye.core.retry.retry`:
 capped exponential backoff with jitter, cut short by stop) and retry the same item, so order is kept
 and nothing is skipped.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import ssl
 import threading
 import time
 
@@ -42,17 +46,43 @@ REFUSED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 BATCH_ID_HEADER = "stackeye-batch-id"
 
 
-def channel_for(target: str, tls_ca_file: str = "", gzip: bool = True) -> grpc.Channel:
+@dataclasses.dataclass(frozen=True)
+class ChannelTLS:
+    """TLS to the collector. ``ca_file``: the CA that signed its certificate ('' = the system's CAs);
+    ``client_cert``/``client_key``: the agent's own certificate for mTLS ('' = none; an empty key:
+    it is in the ``client_cert`` file)."""
+
+    ca_file: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        cert = _read(self.client_cert) if self.client_cert else None
+        key = _read(self.client_key or self.client_cert) if self.client_cert else None
+        return grpc.ssl_channel_credentials(root_certificates=_read(self.ca_file) if self.ca_file else system_cas(),
+                                            private_key=key, certificate_chain=cert)
+
+
+def system_cas() -> bytes | None:
+    """The system's CA bundle (OpenSSL's default file); None: gRPC's own bundled roots."""
+    path = ssl.get_default_verify_paths().cafile
+    return _read(path) if path and os.path.isfile(path) else None
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def channel_for(target: str, tls: ChannelTLS | None = None, gzip: bool = True) -> grpc.Channel:
     options = [("grpc.max_send_message_length", 64 * 1024 * 1024),
                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
                ("grpc.keepalive_time_ms", 30000),
                ("grpc.initial_reconnect_backoff_ms", 200),
                ("grpc.max_reconnect_backoff_ms", 2000)]
     compression = grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression
-    if tls_ca_file:
-        with open(tls_ca_file, "rb") as f:
-            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
-        return grpc.secure_channel(target, creds, options=options, compression=compression)
+    if tls is not None:
+        return grpc.secure_channel(target, tls.credentials(), options=options, compression=compression)
     return grpc.insecure_channel(target, options=options, compression=compression)
 
 
@@ -61,11 +91,12 @@ def auth_metadata(token: str) -> tuple:
 
 
 class GrpcSender:
-    def __init__(self, target: str, token: str = "", tls_ca_file: str = "", gzip: bool = True, timeout: float = 10.0):
+    def __init__(self, target: str, token: str = "", tls: ChannelTLS | None = None, gzip: bool = True,
+                 timeout: float = 10.0):
         self.target = target
         self.timeout = timeout
         self.metadata = auth_metadata(token)
-        self.channel = channel_for(target, tls_ca_file, gzip)
+        self.channel = channel_for(target, tls, gzip)
         self._calls = {sig: self.channel.unary_unary(method, request_serializer=None, response_deserializer=None)
                        for sig, (method, _) in METHODS.items()}
 

@@ -46,7 +46,9 @@ def retryable_status(err: IngestError) -> grpc.Status:
 
 
 class OtlpGrpcServer:
-    def __init__(self, receiver: Receiver, address: str, max_workers: int = 16, max_message_bytes: int | None = None):
+    def __init__(self, receiver: Receiver, address: str, max_workers: int = 16, max_message_bytes: int | None = None,
+                 credentials: grpc.ServerCredentials | None = None):
+        """``credentials``: TLS (:meth:`stackeye.core.tls.ServerTLS.grpc_credentials`); None: plaintext."""
         # gRPC itself refuses what is far over our limit (RESOURCE_EXHAUSTED, uncounted); up to 2x the
         # limit reaches the receiver, which refuses with a message that says what to do and counts it.
         limit = max_message_bytes or receiver.limits.max_request_bytes
@@ -63,8 +65,10 @@ class OtlpGrpcServer:
                 (grpc.method_handlers_generic_handler(signal.grpc_service, {"Export": _handler(receiver, signal)}),)
             )
         self.address = address
+        self.scheme = "TLS" if credentials else "plaintext"
         try:
-            self.port = self.server.add_insecure_port(address)
+            self.port = (self.server.add_secure_port(address, credentials) if credentials
+                         else self.server.add_insecure_port(address))
         except RuntimeError:
             self.port = 0
         if self.port == 0:
@@ -72,7 +76,7 @@ class OtlpGrpcServer:
 
     def start(self) -> None:
         self.server.start()
-        log.info("OTLP/gRPC listening on %s", self.address)
+        log.info("OTLP/gRPC listening on %s (%s)", self.address, self.scheme)
 
     def stop(self, grace: float = 5.0) -> None:
         self.server.stop(grace).wait()
