@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from stackeye.app.decisions import NoPolicyFile
 from stackeye.core.config import ConfigError
+from stackeye.app.audited import audited
 from stackeye.core.http import HTTPError, Request, Response
 from stackeye.decisions import codec, policy_file
 from stackeye.decisions.evaluate import Evaluator, parse_at
@@ -85,6 +86,7 @@ def register(router, context) -> None:
                 raise HTTPError(400, "'drained' is true (take the server out) or false (put it back)",
                                 parameter="drained")
             state = service.evaluator.drain(body["upstream"], body["server"], drained)
+            audited(context, req, "routing.drain" if drained else "routing.undrain", f"{body['upstream']}/{body['server']}")
             return Response.json({"upstream": body["upstream"], "server": body["server"], "drained": state.drained})
         return _answer(run)
 
@@ -121,6 +123,7 @@ def register(router, context) -> None:
         except OSError as exc:  # written before it is put in force: nothing changed
             raise HTTPError(500, f"cannot write the policy file {service.path}: {exc}; the policies in force "
                                  "are unchanged") from None
+        audited(context, req, "policies.replace", new.path or "", {"policies": sorted(new.raw)})
         return Response.json({"path": new.path, "policies": new.raw, "resolved": new.resolved()})
 
     context.openapi_paths.update(OPENAPI_PATHS)

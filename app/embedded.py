@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import os
 
-from stackeye.app import decisions_api, issues_api, keys_api, triggers_api
+from stackeye.app import access, decisions_api, issues_api, keys_api, triggers_api
 from stackeye.app.api_auth import ApiAuth
 from stackeye.auth.audit import AuditLog
 from stackeye.auth.credentials import Credentials
@@ -128,6 +128,7 @@ class EmbeddedApp:
             triggers_api.register(router, ctx)
             issues_api.register(router, ctx)
             keys_api.register(router, ctx)
+            router.guard = access.guard(ctx.api_auth)
             self._api = HTTPServer(router, cfg.http, "API", ssl_context=ssl_context)
             if cfg.keda_grpc:
                 self._servers.append(keda_scaler(ctx.decisions.evaluator, cfg, tls.grpc_credentials() if tls else None))

@@ -14,6 +14,7 @@ import datetime as dt
 
 from stackeye.app.triggers import NoTriggersFile
 from stackeye.core.config import ConfigError
+from stackeye.app.audited import audited
 from stackeye.core.http import HTTPError, Request, Response
 from stackeye.query.views.params import ParamError, parse_duration, parse_time
 from stackeye.storage.base import QueryError
@@ -68,6 +69,7 @@ def register(router, context) -> None:
             raise HTTPError(400, str(exc), **extra) from None
         except NoTriggersFile as exc:
             raise HTTPError(409, str(exc)) from None
+        audited(context, req, "triggers.replace", service.path or "", {"rules": len(service.triggers.rules)})
         return Response.json(rules_document(service))
 
     @router.route("GET", "/api/v1/events")

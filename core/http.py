@@ -54,6 +54,8 @@ class Request:
     headers: dict[str, str]  # names in lower case
     body: bytes
     params: dict[str, str] = dataclasses.field(default_factory=dict)
+    principal: object = None  # who is asking, set by the router's guard (stackeye.app.access)
+    tenant: str | None = None  # the tenant the caller's queries are confined to; None: not confined
 
     def json(self) -> dict:
         try:
@@ -85,6 +87,9 @@ class Router:
 
     def __init__(self) -> None:
         self._routes: dict[str, dict[str, Handler]] = {}  # pattern → method → handler
+        # called as guard(request, method, pattern) before every handler: raises HTTPError to refuse
+        # (401/403), may set request.principal
+        self.guard: Callable[[Request, str, str], None] | None = None
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
         handlers = self._routes.setdefault(pattern, {})
@@ -102,13 +107,18 @@ class Router:
     def asgi(self, name: str, max_body_bytes: int) -> Starlette:
         """The ASGI application serving these routes; ``name`` labels its log lines."""
         # One Starlette route per pattern, so a 405 names every method the path takes.
-        routes = [Route(pattern, _endpoint(name, handlers, max_body_bytes), methods=list(handlers))
+        routes = [Route(pattern, _endpoint(name, handlers, max_body_bytes, pattern, self), methods=list(handlers))
                   for pattern, handlers in self._routes.items()]
         return Starlette(routes=routes, exception_handlers={StarletteHTTPException: _routing_error},
                          middleware=[Middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)])
 
 
-def _endpoint(name: str, handlers: dict[str, Handler], max_body_bytes: int):
+    def routes(self) -> list[tuple[str, str]]:
+        """(method, pattern) of every route."""
+        return [(m, p) for p, handlers in self._routes.items() for m in handlers]
+
+
+def _endpoint(name: str, handlers: dict[str, Handler], max_body_bytes: int, pattern: str, router: Router):
     async def endpoint(request: StarletteRequest) -> StarletteResponse:
         scope = request.scope
         method = scope["method"]
@@ -116,8 +126,11 @@ def _endpoint(name: str, handlers: dict[str, Handler], max_body_bytes: int):
             body = await read_body(request, max_body_bytes)
             req = Request(method, scope["path"], dict(urllib.parse.parse_qsl(scope["query_string"].decode("latin-1"))),
                           dict(request.headers), body, dict(request.path_params))
+            handler = handlers["GET" if method == "HEAD" else method]
+            if router.guard is not None:
+                handler = _guarded(router.guard, handler, "GET" if method == "HEAD" else method, pattern)
             # The loop's default executor: the server's handler pool (http_server.HANDLER_THREADS).
-            resp = await asyncio.get_running_loop().run_in_executor(None, handlers["GET" if method == "HEAD" else method], req)
+            resp = await asyncio.get_running_loop().run_in_executor(None, handler, req)
         except HTTPError as err:
             resp = Response.json({"error": err.message, **err.extra}, err.status)
         except ClientDisconnect:
@@ -128,6 +141,13 @@ def _endpoint(name: str, handlers: dict[str, Handler], max_body_bytes: int):
         return _starlette(resp)
 
     return endpoint
+
+
+def _guarded(guard, handler: Handler, method: str, pattern: str) -> Handler:
+    def run(req: Request) -> Response:
+        guard(req, method, pattern)
+        return handler(req)
+    return run
 
 
 async def _routing_error(request: StarletteRequest, exc: StarletteHTTPException) -> StarletteResponse:

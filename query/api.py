@@ -16,6 +16,7 @@ import importlib
 from stackeye.core.http import HTTPError, Request, Response, Router
 from stackeye.core.version import __version__
 from stackeye.storage.base import QueryError, QueryLimitExceeded
+from stackeye.storage.tenant_scope import scoped
 
 # One line per module that adds routes: "module:function", called as function(router, context).
 ROUTES: list[str] = [
@@ -37,7 +38,7 @@ def api_router(context) -> Router:
         if not isinstance(query, str) or not query.strip():
             raise HTTPError(400, 'the body must be {"query": "<SQL>"}', parameter="query")
         try:
-            result = context.storage.query(query)
+            result = scoped(context.storage, req.tenant).query(query)
         except QueryError as exc:  # a QueryLimitExceeded also names the limit (its message: the setting to raise)
             raise HTTPError(400, str(exc), code=exc.code, **({"limit": exc.limit} if isinstance(exc, QueryLimitExceeded)
                                                             else {})) from None

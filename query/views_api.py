@@ -19,6 +19,7 @@ from stackeye.core.version import __version__
 from stackeye.query.views import registry
 from stackeye.query.views.params import ParamError
 from stackeye.storage.base import QueryError, QueryLimitExceeded
+from stackeye.storage.tenant_scope import scoped
 
 
 def register(router, context) -> None:
@@ -28,7 +29,7 @@ def register(router, context) -> None:
 
     @router.route("GET", "/api/v1/views/{name}")
     def view(req: Request) -> Response:
-        return Response.json(run_view(context.storage, req.params["name"], req.query))
+        return Response.json(run_view(scoped(context.storage, req.tenant), req.params["name"], req.query))
 
     @router.route("GET", "/api/v1/openapi.json")
     def openapi(req: Request) -> Response:

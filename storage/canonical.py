@@ -9,6 +9,7 @@ Only batches the engine refused pay for it.
 """
 from __future__ import annotations
 
+from google.protobuf.message import DecodeError
 from stackeye.core.signals import Signal
 
 # what ClickHouse says when its Protobuf reader refuses the bytes (not the data in them)
@@ -21,6 +22,11 @@ def refused_encoding(message: str) -> bool:
 
 
 def canonical(signal: Signal, payload: bytes) -> bytes:
-    request = signal.request_type.FromString(payload)
+    """``payload`` re-encoded; unchanged when protobuf cannot parse it either (the insert then fails
+    for good, and the writer sets that request aside)."""
+    try:
+        request = signal.request_type.FromString(payload)
+    except DecodeError:
+        return payload
     request.DiscardUnknownFields()
     return request.SerializeToString()

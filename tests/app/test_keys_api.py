@@ -16,6 +16,7 @@ from support.server import StackeyeServer
 from support.wait import wait_until
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+OPERATOR = "op-key-for-tests"
 
 
 def _cli(capsys, *argv) -> dict:
@@ -29,7 +30,8 @@ def up(tmp_path_factory):
     data = str(tmp_path_factory.mktemp("keys") / "data")
     for tenant in ("team-a", "team-b"):
         assert main(["tenants", "create", tenant, "--data-dir", data, "--format", "json"]) == 0
-    server = StackeyeServer(data).start()
+    server = StackeyeServer(data, ["--api-key", f"{OPERATOR}=default:admin"]).start()
+    server.api_key = OPERATOR  # the operator's key for the helpers' SQL (wait_for_count)
     yield server, None
     server.stop()
 

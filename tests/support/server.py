@@ -29,6 +29,7 @@ class StackeyeServer:
         self.env = dict(os.environ, **(env or {}))
         self.proc: subprocess.Popen | None = None
         self.log_path = os.path.join(os.path.dirname(data_dir.rstrip("/")) or ".", os.path.basename(data_dir) + ".log")
+        self.api_key: str | None = None  # sent as the bearer key of request()/sql() when set
 
     @property
     def otlp_grpc(self) -> str:
@@ -68,10 +69,14 @@ class StackeyeServer:
         return log_tail(self.log_path, n=n)
 
     # -- HTTP API --------------------------------------------------------------------------------
-    def request(self, method: str, path: str, body: dict | None = None, timeout: float = 30.0):
+    def request(self, method: str, path: str, body: dict | None = None, timeout: float = 30.0,
+                key: str | None = None):
+        """``key``: the API key to send (default: :attr:`api_key`; "" sends none)."""
         data = json.dumps(body).encode() if body is not None else None
+        key = self.api_key if key is None else key
         req = urllib.request.Request(self.http_url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {key}"} if key else {})})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return resp.status, resp.read()
