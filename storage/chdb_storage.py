@@ -120,7 +120,7 @@ class ChdbStorage:
 
         return apply_migrations(self.execute, applied, self.schema, progress=log.info)
 
-    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str) -> None:
+    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str, tenant: str = "default") -> None:
         if not payloads:
             return
         path = os.path.join(self._tmp, f"insert-{os.getpid()}-{next(self._seq)}.bin")
@@ -128,7 +128,7 @@ class ChdbStorage:
             with open(path, "wb") as f:
                 f.write(length_delimited(payloads))
             try:
-                self._insert_file(signal, path, token)
+                self._insert_file(signal, path, token, tenant)
             except StorageError as exc:
                 if engine_flatten.COMPLEX_VALUE_MARK not in str(exc):
                     raise
@@ -136,17 +136,17 @@ class ChdbStorage:
                 # token: a statement that already went through is deduplicated, not doubled)
                 with open(path, "wb") as f:
                     f.write(length_delimited([normalize(signal, p) for p in payloads]))
-                self._insert_file(signal, path, token)
+                self._insert_file(signal, path, token, tenant)
         finally:
             try:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
 
-    def _insert_file(self, signal: Signal, path: str, token: str) -> None:
+    def _insert_file(self, signal: Signal, path: str, token: str, tenant: str) -> None:
         with self._wlock:
             for stmt in engine_flatten.STATEMENTS[signal]:
-                self._exec(self._wconn, stmt.render(path, self._schema_path, token))
+                self._exec(self._wconn, stmt.render(path, self._schema_path, token, tenant))
 
     def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None) -> QueryResult:
         if limits is not None and limits != self.limits:
