@@ -74,7 +74,7 @@ class DecisionStore:
                 rows.append(f"({kind}, {key}, {q.lit(o.subject)}, {at}, {int(o.changed)}, {q.lit(o.reason)}, "
                             f"{q.lit(_json(o.decision))}, '')")
         if rows:
-            self.storage.query(f"INSERT INTO {TABLE} SELECT * FROM values({q.lit(COLUMNS)}, {', '.join(rows)})",
+            self.storage.query(q.insert_values(TABLE, COLUMNS, rows),
                                readonly=False)
         return len(rows)
 

@@ -55,7 +55,7 @@ class IssueStore:
                 f"{_array(i.services)}, {_array(i.routes)}, {_ts(i.resolved_at)}, {int(i.regressions)}, "
                 f"{_ts(i.updated_at or synced_to)}, {_ts(synced_to)})" for i in issues]
         if rows:
-            self.storage.query(f"INSERT INTO {ISSUES} SELECT * FROM values({q.lit(COLUMNS)}, {', '.join(rows)})",
+            self.storage.query(q.insert_values(ISSUES, COLUMNS, rows),
                                readonly=False)
         return len(rows)
 

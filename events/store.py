@@ -68,7 +68,7 @@ class EventStore:
 
     def _insert(self, table: str, columns: str, rows: list[str]) -> None:
         if rows:
-            self.storage.query(f"INSERT INTO {table} SELECT * FROM values({q.lit(columns)}, {', '.join(rows)})",
+            self.storage.query(q.insert_values(table, columns, rows),
                                readonly=False)
 
     def record(self, events: Iterable[StoredEvent]) -> int:

@@ -156,14 +156,16 @@ class Storage(Protocol):
     def migrate(self) -> list[str]:
         """Apply pending schema migrations; return the names applied."""
 
-    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str) -> Mapping[str, int] | None:
+    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str,
+                    tenant: str = "default") -> Mapping[str, int] | None:
         """Insert serialized Export*ServiceRequest messages of one signal, flattened to the otel_* tables.
 
         Returns what was cut to the attribute limits (``value``/``key``/``count`` → how many; see
         :mod:`stackeye.storage.attribute_limits`), empty or None when nothing was.
 
         ``token`` identifies the batch: inserting the same batch with the same token again writes
-        nothing twice (ClickHouse insert deduplication).
+        nothing twice (ClickHouse insert deduplication). Every row gets ``tenant`` in its Tenant
+        column: one insert carries one tenant's requests.
         """
 
     def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None,

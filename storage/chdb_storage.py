@@ -160,7 +160,8 @@ class ChdbStorage:
 
         return apply_migrations(self.execute, applied, self.schema, progress=log.info)
 
-    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str) -> dict[str, int]:
+    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str,
+                    tenant: str = "default") -> dict[str, int]:
         if not payloads:
             return {}
         path = os.path.join(self._tmp, f"insert-{os.getpid()}-{next(self._seq)}.bin")
@@ -171,7 +172,7 @@ class ChdbStorage:
                 with open(path, "wb") as f:
                     f.write(length_delimited(payloads))
                 try:
-                    self._insert_file(signal, path, token)
+                    self._insert_file(signal, path, token, tenant)
                     return dict(cut)
                 except StorageError as exc:
                     mark = next((m for m in fallbacks if m in str(exc)), None)
@@ -199,10 +200,10 @@ class ChdbStorage:
         cut.update(cuts)
         return payload
 
-    def _insert_file(self, signal: Signal, path: str, token: str) -> None:
+    def _insert_file(self, signal: Signal, path: str, token: str, tenant: str) -> None:
         with self._wlock:
             for stmt in engine_flatten.STATEMENTS[signal]:
-                self._exec(self._wconn, stmt.render(path, self._schema_path, token, self.attributes))
+                self._exec(self._wconn, stmt.render(path, self._schema_path, token, self.attributes, tenant))
 
     def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None,
               tenant: str | None = None) -> QueryResult:

@@ -129,10 +129,10 @@ _STATUS = "['Unset', 'Ok', 'Error']"
 @dataclasses.dataclass(frozen=True)
 class Statement:
     table: str
-    sql: str  # with {input}, {schema}, {token} and the attribute limits' {max_*} placeholders
+    sql: str  # with {input}, {schema}, {token}, {tenant} and the attribute limits' {max_*} placeholders
 
     def render(self, input_path: str, schema_path: str, token: str,
-               limits: AttributeLimits = AttributeLimits()) -> str:
+               limits: AttributeLimits = AttributeLimits(), tenant: str = "default") -> str:
         sql = self.sql
         for name, value in (("input", input_path), ("schema", schema_path), ("token", token)):
             if "'" in value or "\\" in value:
@@ -140,7 +140,12 @@ class Statement:
             sql = sql.replace("{" + name + "}", value)
         for name, value in limits.placeholders().items():
             sql = sql.replace("{" + name + "}", value)
-        return sql
+        return sql.replace("{tenant}", tenant_literal(tenant))  # last: a tenant's text is not searched
+
+
+def tenant_literal(tenant: str) -> str:
+    """The batch's tenant as a SQL string literal: one constant for every row the statement writes."""
+    return "'" + _escape(tenant).replace("\0", "\\0") + "'"
 
 
 def _escape(s: str) -> str:
@@ -277,6 +282,7 @@ def _metrics() -> list[Statement]:
 
 
 def _insert(table: str, cols: dict[str, str], inner: str, root: str) -> Statement:
+    cols = {**cols, "Tenant": "{tenant}"}  # every row of the batch is its tenant's
     names = ", ".join(cols)
     exprs = ",\n    ".join(cols.values())
     # Deduplication: with a token, ClickHouse identifies the parts an insert writes as token_0,

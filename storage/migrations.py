@@ -71,6 +71,9 @@ _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)( ON CLUSTER \w+)?
 _CREATE_VIEW = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)( ON CLUSTER \w+)?", re.I)
 _VIEW_TARGET = re.compile(r"\bTO (\w+)")
 _VIEW_SOURCE = re.compile(r"\bFROM ((?:otel|stackeye)_\w+)\b")
+_ALTER_TABLE = re.compile(r"^ALTER TABLE (\w+)(?: ON CLUSTER \w+)?\s+(.*)$", re.I | re.S)
+# What a Distributed table can alter: its columns (it has no sorting key, indexes or parts).
+_COLUMN_CLAUSE = re.compile(r"^(ADD|DROP|MODIFY|RENAME|COMMENT) COLUMN\b", re.I)
 LOCAL_SUFFIX = "_local"
 # How rows of the tables the writer inserts into are spread over shards: by content, so that a
 # replayed batch lands on the same shards (its deduplication token matches there).
@@ -109,6 +112,8 @@ def distribute(statements: list[str], cluster: str) -> list[str]:
                 f"CREATE TABLE IF NOT EXISTS {name} ON CLUSTER {cluster} AS {local} "
                 f"ENGINE = Distributed({cluster}, currentDatabase(), {local}, {key})"
             )
+        elif alter := _ALTER_TABLE.match(stmt):
+            out.extend(_distribute_alter(alter.group(1), alter.group(2), cluster))
         elif view:
             stmt = _VIEW_TARGET.sub(lambda m: f"TO {m.group(1)}{LOCAL_SUFFIX}", stmt, count=1)
             stmt = _VIEW_SOURCE.sub(lambda m: f"FROM {m.group(1)}{LOCAL_SUFFIX}", stmt)
@@ -116,6 +121,36 @@ def distribute(statements: list[str], cluster: str) -> list[str]:
         else:
             out.append(stmt)
     return out
+
+
+def _distribute_alter(name: str, clauses: str, cluster: str) -> list[str]:
+    """``ALTER TABLE <name>``: everything on ``<name>_local``; the column clauses on the Distributed
+    ``<name>`` too, so that inserts and queries through it see the same columns."""
+    out = [f"ALTER TABLE {name}{LOCAL_SUFFIX} ON CLUSTER {cluster} {clauses}"]
+    columns = [c for c in split_clauses(clauses) if _COLUMN_CLAUSE.match(c)]
+    if columns:
+        out.append(f"ALTER TABLE {name} ON CLUSTER {cluster} {', '.join(columns)}")
+    return out
+
+
+def split_clauses(sql: str) -> list[str]:
+    """The comma-separated clauses of an ALTER, split outside brackets and quotes."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, c in enumerate(sql):
+        if quote:
+            if c == quote and sql[i - 1] != "\\":
+                quote = ""
+        elif c in "'`\"":
+            quote = c
+        elif c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(sql[start:i].strip())
+            start = i + 1
+    parts.append(sql[start:].strip())
+    return [p for p in parts if p]
 
 
 def split_statements(sql: str) -> list[str]:

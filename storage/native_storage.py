@@ -215,7 +215,7 @@ class NativeStorage:
 
         return apply_migrations(self.execute, applied, self.schema, progress=log.info)
 
-    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str) -> None:
+    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str, tenant: str = "default") -> None:
         if not payloads:
             return
         from google.protobuf.message import DecodeError
@@ -232,6 +232,7 @@ class NativeStorage:
             ("insert_distributed_sync", 1 if self.schema.cluster else 0),
         ) if k in self._insert_settings() and (v or k != "insert_distributed_sync")}
         for table, cols in tables.items():
+            cols["Tenant"] = [tenant] * py_flatten.row_count(cols)  # every row of the batch is its tenant's
             names = self.columns.get(table) or tuple(cols)
             if table in self.columns and not self.columns[table]:
                 continue

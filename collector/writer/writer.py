@@ -1,7 +1,7 @@
 """The writer: queue → storage, one batch at a time, committing only after ClickHouse has it.
 
-Loop: read a batch (size- and time-bounded) → mark it in flight → per signal, insert with the
-batch's token → commit. If the storage is down, retry the same batch with capped exponential
+Loop: read a batch (size- and time-bounded) → mark it in flight → per signal and tenant, insert
+with a token made of the batch's and the tenant → commit. If the storage is down, retry the same batch with capped exponential
 backoff (:mod:`stackeye.core.retry`; the queue holds the backlog, ingest applies back-pressure when
 it fills). If the queue fails around a batch (read, begin or commit), back off too and read again
 from the last commit: the batch is read again, never skipped. If the storage refuses a batch for
@@ -11,6 +11,7 @@ one bad request never blocks the rest. Stopping without draining ends every wait
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import threading
 import time
@@ -101,12 +102,12 @@ class Writer:
         """Insert and commit one batch, retrying until done; False if stopped before success."""
         self.queue.begin(batch)
         started = time.perf_counter()
-        groups: dict[Signal, list[Record]] = defaultdict(list)
+        groups: dict[tuple[Signal, str], list[Record]] = defaultdict(list)
         for rec in batch.records:
-            groups[rec.signal].append(rec)
+            groups[(rec.signal, rec.tenant)].append(rec)
         try:
-            for signal in sorted(groups):
-                self._insert_group(signal, groups[signal], batch.token)
+            for signal, tenant in sorted(groups):
+                self._insert_group(signal, tenant, groups[(signal, tenant)], tenant_token(batch.token, tenant))
         except Stopped:
             return False
         self.metrics.insert_seconds.observe(time.perf_counter() - started)
@@ -116,22 +117,22 @@ class Writer:
         self.last_error = ""
         return True
 
-    def _insert_group(self, signal: Signal, records: list[Record], token: str) -> None:
+    def _insert_group(self, signal: Signal, tenant: str, records: list[Record], token: str) -> None:
         payloads = [r.payload for r in records]
-        if self._inserted(lambda: self._insert(signal, payloads, token)):
+        if self._inserted(lambda: self._insert(signal, payloads, token, tenant)):
             self.metrics.written_rows.labels(signal=signal.name.lower()).inc(sum(r.items for r in records))
             return
         # refused for good: find the records at fault, write the others under their own tokens
         for i, (rec, payload) in enumerate(zip(records, payloads)):
-            if self._inserted(lambda: self._insert(signal, [payload], f"{token}-r{i}")):
+            if self._inserted(lambda: self._insert(signal, [payload], f"{token}-r{i}", tenant)):
                 self.metrics.written_rows.labels(signal=signal.name.lower()).inc(rec.items)
             else:
                 where = self.queue.quarantine(rec, self.last_error)
                 self.metrics.dead_letters.labels(signal=signal.name.lower()).inc()
                 log.error("storage refused a %s request for good (%s); kept at %s", signal.name.lower(), self.last_error, where)
 
-    def _insert(self, signal: Signal, payloads: list[bytes], token: str) -> None:
-        cut = self.storage.insert_otlp(signal, payloads, token)
+    def _insert(self, signal: Signal, payloads: list[bytes], token: str, tenant: str) -> None:
+        cut = self.storage.insert_otlp(signal, payloads, token, tenant)
         for what, n in (cut or {}).items():  # attributes cut to the limits (stackeye.storage.attribute_limits)
             self.metrics.truncated_attributes.labels(signal=signal.name.lower(), what=what).inc(n)
 
@@ -153,6 +154,17 @@ class Writer:
     def _count_insert_error(self, exc: StorageError) -> None:
         self.metrics.insert_errors.labels(retryable=str(exc.retryable).lower()).inc()
         self.last_error = str(exc)
+
+
+def tenant_token(batch_token: str, tenant: str) -> str:
+    """The token of one tenant's inserts of a batch. Each insert into a table needs a token of its
+    own (a second insert with the same token is dropped as a duplicate), and a replayed batch must
+    form the same ones. The tenant enters as a digest: fixed length (no tenant's token is another's
+    with a suffix), no quotes. The default tenant keeps the batch's token, as before tenants had
+    rows: a batch in flight across the upgrade still deduplicates."""
+    if tenant == "default":
+        return batch_token
+    return f"{batch_token}-t{hashlib.blake2b(tenant.encode(), digest_size=8).hexdigest()}"
 
 
 _storage_may_recover = retry_on(StorageError, when=lambda exc: exc.retryable)

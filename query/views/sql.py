@@ -10,12 +10,20 @@ from __future__ import annotations
 import datetime as dt
 
 from stackeye.query.views.params import Window
+from stackeye.storage.migrations import split_clauses
 
 
 def lit(value: str) -> str:
     """A ClickHouse string literal."""
     s = str(value).replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\0")
     return f"'{s}'"
+
+
+def insert_values(table: str, structure: str, rows: list[str]) -> str:
+    """``INSERT INTO table (its columns) SELECT * FROM values(structure, rows…)``: the columns named,
+    so that a table given more columns (with defaults) later still takes the rows."""
+    names = ", ".join(c.split()[0] for c in split_clauses(structure))
+    return f"INSERT INTO {table} ({names}) SELECT * FROM values({lit(structure)}, {', '.join(rows)})"
 
 
 def ts(value: dt.datetime) -> str:

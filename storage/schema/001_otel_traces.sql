@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS otel_traces $on_cluster (
         TraceState String,
         Attributes Map(LowCardinality(String), String)
     ) CODEC(ZSTD(1)),
+    Tenant LowCardinality(String) DEFAULT 'default' CODEC(ZSTD(1)),
     INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
     INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts $on_cluster (
     TraceId String CODEC(ZSTD(1)),
     Start DateTime CODEC(Delta, ZSTD(1)),
     End DateTime CODEC(Delta, ZSTD(1)),
+    Tenant LowCardinality(String) DEFAULT 'default' CODEC(ZSTD(1)),
     INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1
 ) ENGINE = $engine
 PARTITION BY toDate(Start)
@@ -55,7 +57,8 @@ TO otel_traces_trace_id_ts
 AS SELECT
     TraceId,
     min(Timestamp) AS Start,
-    max(Timestamp) AS End
+    max(Timestamp) AS End,
+    Tenant
 FROM otel_traces
 WHERE TraceId != ''
-GROUP BY TraceId;
+GROUP BY TraceId, Tenant;

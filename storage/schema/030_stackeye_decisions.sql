@@ -10,7 +10,8 @@ CREATE TABLE IF NOT EXISTS stackeye_decisions $on_cluster (
     Changed UInt8,
     Reason String CODEC(ZSTD(1)),
     Decision String CODEC(ZSTD(1)),
-    State String CODEC(ZSTD(1))
+    State String CODEC(ZSTD(1)),
+    Tenant LowCardinality(String) DEFAULT 'default' CODEC(ZSTD(1))
 ) ENGINE = $engine
 PARTITION BY toYYYYMM(Time)
 ORDER BY (Kind, Key, Time, Subject)

@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS stackeye_events $on_cluster (
     Severity LowCardinality(String),
     Labels String CODEC(ZSTD(1)),
     Message String CODEC(ZSTD(1)),
-    Notify UInt8
+    Notify UInt8,
+    Tenant LowCardinality(String) DEFAULT 'default' CODEC(ZSTD(1))
 ) ENGINE = $engine
 PARTITION BY toYYYYMM(Time)
 ORDER BY (Rule, Fingerprint, Time)
@@ -30,7 +31,8 @@ CREATE TABLE IF NOT EXISTS stackeye_event_deliveries $on_cluster (
     Time DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
     Attempts UInt32,
     Outcome LowCardinality(String),
-    Error String CODEC(ZSTD(1))
+    Error String CODEC(ZSTD(1)),
+    Tenant LowCardinality(String) DEFAULT 'default' CODEC(ZSTD(1))
 ) ENGINE = $engine
 PARTITION BY toYYYYMM(Time)
 ORDER BY (Notifier, EventId, Time)

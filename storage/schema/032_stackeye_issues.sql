@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS stackeye_issues $on_cluster (
     ResolvedAt Nullable(DateTime64(3, 'UTC')),
     Regressions UInt32,
     UpdatedAt DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
-    SyncedTo DateTime64(3, 'UTC')
+    SyncedTo DateTime64(3, 'UTC'),
+    Tenant LowCardinality(String) DEFAULT 'default' CODEC(ZSTD(1))
 ) ENGINE = $engine
 PARTITION BY toYYYYMM(UpdatedAt)
 ORDER BY (Fingerprint, UpdatedAt)

@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # ReplacingMergeTree + FINAL stands in for insert_deduplication_token, which 18.16 lacks.
 REDUCED_TRACES = (
     "CREATE TABLE otel_traces (TraceId String, SpanId String, ServiceName String, SpanName String, "
-    "Duration UInt64) ENGINE = ReplacingMergeTree ORDER BY SpanId"
+    "Duration UInt64, Tenant String DEFAULT 'default') ENGINE = ReplacingMergeTree ORDER BY SpanId"
 )
 
 

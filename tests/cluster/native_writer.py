@@ -20,7 +20,7 @@ from stackeye.storage.native_storage import NativeStorage
 from stackeye.storage.url import parse_storage_url
 
 # The reduced table the tests create on 18.16 (see conftest.REDUCED_TRACES).
-COLUMNS = {"otel_traces": ("TraceId", "SpanId", "ServiceName", "SpanName", "Duration")}
+COLUMNS = {"otel_traces": ("TraceId", "SpanId", "ServiceName", "SpanName", "Duration", "Tenant")}
 
 
 def main() -> int:

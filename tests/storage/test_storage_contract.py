@@ -61,7 +61,8 @@ def make(backend, request, chdb_storage):
         client.execute(f"{REDUCED_TRACES.replace('CREATE TABLE otel_traces', f'CREATE TABLE {db}.otel_traces')}")
         client.disconnect()
         storage = NativeStorage(parse_storage_url(server.url(db)), limits=limits, min_version=(18, 16),
-                                columns={"otel_traces": ("TraceId", "SpanId", "ServiceName", "SpanName", "Duration")})
+                                columns={"otel_traces": ("TraceId", "SpanId", "ServiceName", "SpanName", "Duration",
+                                                         "Tenant")})
         opened.append(storage)
         return storage
 
@@ -137,6 +138,18 @@ def test_inserted_requests_are_queryable(make):
                                         spans_request("contract", 5).SerializeToString()], "contract-0-1")
     assert storage.query("SELECT ServiceName, count() AS n FROM otel_traces GROUP BY ServiceName").rows == [["contract", 25]]
     storage.insert_otlp(Signal.TRACES, [], "contract-empty")  # nothing to insert: nothing happens
+
+
+@backends()
+def test_every_row_of_an_insert_has_its_tenant(make):
+    storage = make()
+    storage.insert_otlp(Signal.TRACES, [spans_request("acme-svc", 7).SerializeToString()], "contract-t-1", "acme")
+    storage.insert_otlp(Signal.TRACES, [spans_request("globex-svc", 3).SerializeToString()], "contract-t-2",
+                        "o'brien\\co")  # quoted and escaped as a literal, not refused
+    storage.insert_otlp(Signal.TRACES, [spans_request("plain-svc", 2).SerializeToString()], "contract-t-3")
+    rows = storage.query("SELECT Tenant, ServiceName, count() FROM otel_traces GROUP BY Tenant, ServiceName "
+                         "ORDER BY Tenant").rows
+    assert rows == [["acme", "acme-svc", 7], ["default", "plain-svc", 2], ["o'brien\\co", "globex-svc", 3]]
 
 
 @backends()

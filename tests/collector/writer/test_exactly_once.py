@@ -1,13 +1,14 @@
 """A crash between insert and commit: the replay writes nothing twice."""
 from __future__ import annotations
 
+import pytest
 from stackeye.collector.queue.base import Record
 from stackeye.collector.queue.spool import Spool
 from stackeye.collector.telemetry import PipelineMetrics
-from stackeye.collector.writer.writer import Writer, WriterConfig
+from stackeye.collector.writer.writer import Writer, WriterConfig, tenant_token
 from stackeye.core.signals import Signal
 from stackeye.storage.base import StorageError
-from support.otlp_builders import spans_request
+from support.otlp_builders import logs_request, spans_request
 from support.wait import wait_until
 
 
@@ -43,11 +44,11 @@ class FlakyStorage:
     def __init__(self, storage, failures: int, retryable: bool = True):
         self.storage, self.failures, self.retryable = storage, failures, retryable
 
-    def insert_otlp(self, signal, payloads, token):
+    def insert_otlp(self, signal, payloads, token, tenant="default"):
         if self.failures > 0:
             self.failures -= 1
             raise StorageError("Connection refused", retryable=self.retryable)
-        return self.storage.insert_otlp(signal, payloads, token)
+        return self.storage.insert_otlp(signal, payloads, token, tenant)
 
 
 def test_storage_down_is_retried_until_it_returns(tmp_path, chdb_storage):
@@ -128,3 +129,62 @@ def test_stopping_while_the_storage_is_down_ends_the_backoff_and_keeps_the_batch
     assert Writer(spool, storage, PipelineMetrics(), WriterConfig(batch_max_wait_s=0)).write_batch(spool.read(100, 1 << 30, 0))
     assert count(storage) == 10
     spool.close()
+
+
+def tenant_counts(storage, table: str = "otel_traces") -> dict[str, int]:
+    return dict(storage.query(f"SELECT Tenant, count() FROM {table} GROUP BY Tenant").rows)
+
+
+class CrashAtCommit:
+    """A spool that dies after the inserts of a batch, before its commit."""
+
+    def __init__(self, spool):
+        self.spool = spool
+
+    def __getattr__(self, name):
+        return getattr(self.spool, name)
+
+    def commit(self, batch):
+        raise OSError("killed")
+
+
+def test_records_of_two_tenants_in_one_batch_land_as_theirs_and_a_replay_writes_once(tmp_path, chdb_storage):
+    storage = chdb_storage()
+    spool = Spool(str(tmp_path))
+    same = spans_request("svc", 4).SerializeToString()  # the same bytes for both tenants: two inserts, not one
+    sent = [Record(Signal.TRACES, same, 4, 0, tenant="acme"), Record(Signal.TRACES, same, 4, 0, tenant="default"),
+            Record(Signal.TRACES, spans_request("svc", 6).SerializeToString(), 6, 0, tenant="acme"),
+            Record(Signal.LOGS, logs_request("svc", ["a", "b", "c", "d", "e"]).SerializeToString(), 5, 0, tenant="globex")]
+    spool.put(sent)
+    writer = Writer(CrashAtCommit(spool), storage, PipelineMetrics(), WriterConfig(batch_max_wait_s=0))
+    with pytest.raises(OSError):
+        writer.write_batch(spool.read(100, 1 << 30, 0))
+    spool.close()
+    expected = ({"acme": 10, "default": 4}, {"globex": 5})
+    assert (tenant_counts(storage), tenant_counts(storage, "otel_logs")) == expected
+
+    spool = Spool(str(tmp_path))  # the restart reads the same batch again: every insert deduplicates
+    assert Writer(spool, storage, PipelineMetrics(), WriterConfig(batch_max_wait_s=0)).write_batch(spool.read(100, 1 << 30, 0))
+    assert (tenant_counts(storage), tenant_counts(storage, "otel_logs")) == expected
+    assert dict(storage.query("SELECT Tenant, countMerge(Calls) FROM stackeye_red_1m GROUP BY Tenant").rows) == \
+        {"acme": 10, "default": 4}  # the rollups keep the tenants apart too
+    spool.close()
+
+
+def test_a_refused_request_of_one_tenant_leaves_the_others_written_as_theirs(tmp_path, chdb_storage):
+    storage = chdb_storage()
+    spool = Spool(str(tmp_path))
+    bad = Record(Signal.TRACES, b"\x0a\x05\x12\x03\x12\x01", 1, 0, tenant="acme")
+    spool.put([Record(Signal.TRACES, spans_request("svc", 3).SerializeToString(), 3, 0, tenant="acme"), bad,
+               Record(Signal.TRACES, spans_request("svc", 2).SerializeToString(), 2, 0, tenant="globex")])
+    metrics = PipelineMetrics()
+    assert Writer(spool, storage, metrics, WriterConfig(batch_max_wait_s=0)).write_batch(spool.read(100, 1 << 30, 0))
+    assert tenant_counts(storage) == {"acme": 3, "globex": 2}
+    assert metrics.total(metrics.dead_letters) == 1
+    spool.close()
+
+
+def test_tenant_tokens_are_distinct_stable_and_the_default_keeps_the_batch_token():
+    assert tenant_token("spool-1-9", "default") == "spool-1-9"
+    assert tenant_token("spool-1-9", "acme") == tenant_token("spool-1-9", "acme") != tenant_token("spool-1-9", "acme-r0")
+    assert "'" not in tenant_token("spool-1-9", "o'brien")
