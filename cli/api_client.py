@@ -9,6 +9,7 @@ server's message); any other failure is ``failure(message)``.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import urllib.error
@@ -26,11 +27,34 @@ def add_source_flags(parser, direct: str = "read this storage directly") -> None
                         help=f"{direct} (chdb:///path or clickhouse://host:9000/db)")
     parser.add_argument("--data-dir", default=os.environ.get("STACKEYE_DATA_DIR", "./stackeye-data"),
                         help="data directory opened when nothing runs at --url (default: ./stackeye-data)")
+    parser.add_argument("--key", metavar="API_KEY", action=_KeyAction, default=None,
+                        help="the API key sent to --url when it wants one (or STACKEYE_API_KEY; "
+                             "`stackeye keys create --tenant T --role read`)")
+
+
+class _KeyAction(argparse.Action):
+    """``--key``: kept where :func:`request_json` finds it, as STACKEYE_API_KEY does."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        os.environ["STACKEYE_API_KEY"] = values
+
+
+def authorized(request) -> urllib.request.Request:
+    """``request`` (a URL or a urllib Request) with the API key of ``--key`` / STACKEYE_API_KEY, if any."""
+    if isinstance(request, str):
+        request = urllib.request.Request(request)
+    key = os.environ.get("STACKEYE_API_KEY")
+    if key and not request.has_header("Authorization"):
+        request.add_header("Authorization", f"Bearer {key}")
+    return request
 
 
 def request_json(request, url: str, failure: type[Exception], timeout: float = 600.0,
                  bad_request: type[Exception] = UsageError):
-    """The JSON answer to ``request`` (a URL or a urllib Request) sent to the stackeye at ``url``."""
+    """The JSON answer to ``request`` (a URL or a urllib Request) sent to the stackeye at ``url``,
+    with the API key of ``--key`` / STACKEYE_API_KEY when one is given."""
+    request = authorized(request)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
             return json.loads(resp.read())

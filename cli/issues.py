@@ -11,6 +11,7 @@ import sys
 import urllib.error
 import urllib.request
 
+from stackeye.cli import api_client
 from stackeye.cli import event_source
 from stackeye.cli.output import render
 from stackeye.events import issues as lifecycle
@@ -40,7 +41,7 @@ class NotFound(Exception):
 def _post(url: str, path: str) -> dict:
     req = urllib.request.Request(f"{url.rstrip('/')}{path}", data=b"", method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
+        with urllib.request.urlopen(api_client.authorized(req), timeout=120) as resp:
             return json.loads(resp.read())
     except urllib.error.HTTPError as err:
         body = err.read().decode(errors="replace")

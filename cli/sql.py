@@ -69,7 +69,7 @@ def _over_http(url: str, query: str):
     req = urllib.request.Request(url.rstrip("/") + "/api/v1/sql", data=json.dumps({"query": query}).encode(),
                                  headers={"Content-Type": "application/json"}, method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=600) as resp:
+        with urllib.request.urlopen(api_client.authorized(req), timeout=600) as resp:
             doc = json.loads(resp.read())
     except urllib.error.HTTPError as err:
         body = err.read()

@@ -179,3 +179,15 @@ def test_queries_without_a_valid_api_key_are_refused(up, key):
     assert _sql(up, key, "SELECT 1")[0] == 401
     assert _call(up, "GET", "/api/v1/views/services", key)[0] == 401
     assert up.request("GET", "/api/v1/health", key="")[0] == 200  # liveness stays open
+
+
+def test_the_cli_sends_its_key_and_sees_its_tenants_rows(up):
+    import subprocess
+    import sys
+    cmd = [sys.executable, "-m", "stackeye.cli.main", "sql", "--url", up.http_url, "--format", "json"]
+    mine = subprocess.run(cmd + ["--key", KEYS["team-a"], "SELECT DISTINCT ServiceName FROM otel_traces"],
+                          capture_output=True, text=True, timeout=60)
+    assert mine.returncode == 0 and json.loads(mine.stdout) == [{"ServiceName": "svc-a"}], mine.stderr
+    none = subprocess.run(cmd + ["SELECT 1"], capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in __import__("os").environ.items() if k != "STACKEYE_API_KEY"})
+    assert none.returncode == 1 and "missing credentials" in none.stderr
