@@ -9,7 +9,7 @@ from stackeye.storage.url import StorageURL, parse_storage_url
 
 def open_storage(url: str | StorageURL, schema: SchemaOptions | None = None,
                  limits: QueryLimits | None = None, attributes: AttributeLimits | None = None) -> Storage:
-    """``attributes``: the attribute limits of inserts (chDB; the cluster's writer does not apply them yet)."""
+    """``attributes``: the attribute limits of inserts (default :class:`AttributeLimits`)."""
     parsed = parse_storage_url(url) if isinstance(url, str) else url
     if parsed.embedded:
         from stackeye.storage.chdb_storage import ChdbStorage
@@ -17,4 +17,4 @@ def open_storage(url: str | StorageURL, schema: SchemaOptions | None = None,
         return ChdbStorage(parsed, schema, limits, attributes)
     from stackeye.storage.native_storage import NativeStorage  # cluster mode
 
-    return NativeStorage(parsed, schema, limits)
+    return NativeStorage(parsed, schema, limits, attributes)

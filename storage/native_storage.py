@@ -17,6 +17,7 @@ check), ``ca_certs=/path``, ``compression=lz4|zstd|none`` (default lz4), ``pool=
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import decimal
@@ -30,6 +31,7 @@ from typing import Sequence
 
 from stackeye.core.signals import Signal
 from stackeye.storage import py_flatten, query_guard, tenant_filters
+from stackeye.storage.attribute_limits import AttributeLimits, limit_request
 from stackeye.storage.base import QueryError, QueryLimitExceeded, QueryLimits, QueryResult, StorageError, may_recover
 from stackeye.storage.migrations import (
     MIGRATIONS_TABLE,
@@ -72,7 +74,8 @@ class NativeStorage:
     servers with a reduced schema, e.g. the tests' 18.16); ``min_version`` overrides the check."""
 
     def __init__(self, url: StorageURL, schema: SchemaOptions | None = None, limits: QueryLimits | None = None,
-                 *, min_version: tuple[int, int] = MIN_SERVER_VERSION, columns: dict[str, Sequence[str]] | None = None):
+                 attributes: AttributeLimits | None = None, *, min_version: tuple[int, int] = MIN_SERVER_VERSION,
+                 columns: dict[str, Sequence[str]] | None = None):
         try:
             import clickhouse_driver  # noqa: F401
         except ImportError:
@@ -96,6 +99,7 @@ class NativeStorage:
         self._created = 0
         self._lock = threading.Lock()
         self.server_version: tuple[int, ...] = ()
+        self.attributes = attributes or AttributeLimits()
         self._catalog: tuple[float, list] | None = None  # (read at, [(database, table, has Tenant)])
         self._known_settings: frozenset[str] | None = None
         with self._client(database="default"):  # connect now: version check, clear errors
@@ -215,13 +219,22 @@ class NativeStorage:
 
         return apply_migrations(self.execute, applied, self.schema, progress=log.info)
 
-    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str, tenant: str = "default") -> None:
+    def insert_otlp(self, signal: Signal, payloads: Sequence[bytes], token: str,
+                    tenant: str = "default") -> dict[str, int]:
+        """Flattened in Python (:mod:`.py_flatten`), attributes cut to :attr:`attributes` first (the
+        cuts are returned, as the chDB path returns them)."""
         if not payloads:
-            return
+            return {}
         from google.protobuf.message import DecodeError
 
+        cut: collections.Counter = collections.Counter()
         try:
-            tables = py_flatten.flatten(signal, payloads)
+            limited = []
+            for payload in payloads:
+                payload, cuts = limit_request(signal, payload, self.attributes)
+                cut.update(cuts)
+                limited.append(payload)
+            tables = py_flatten.flatten(signal, limited)
         except DecodeError as exc:
             raise StorageError(f"undecodable {signal.name.lower()} request: {exc}", retryable=False) from None
         settings = {k: v for k, v in (
@@ -241,6 +254,7 @@ class NativeStorage:
             self._run(f"insert into {table}",
                       lambda c: c.execute(f"INSERT INTO {table} ({quoted}) VALUES", data, columnar=True,
                                           settings=settings, types_check=False))
+        return dict(cut)
 
     def _insert_settings(self) -> frozenset[str]:
         """The deduplication settings this server knows (all of them from MIN_SERVER_VERSION on;
