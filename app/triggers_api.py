@@ -93,7 +93,7 @@ def register(router, context) -> None:
         try:
             until = parse_time(q["until"], "until") if q.get("until") else dt.datetime.now(dt.timezone.utc)
             since = parse_since(q.get("since") or "24h")
-            step = parse_duration(q.get("step") or "5m", "step")
+            step = parse_duration(q.get("step") or "5m", "step").total_seconds()
             if step < 1:
                 raise ParamError("step", "must be at least 1s")
             if since >= until:

@@ -21,6 +21,7 @@ class PipelineMetrics:
         self.received_items = Counter("stackeye_received_items", "Spans, data points or log records accepted", ["signal"], registry=r)
         self.received_bytes = Counter("stackeye_received_bytes", "Request bytes accepted (uncompressed)", ["signal"], registry=r)
         self.rejected_requests = Counter("stackeye_rejected_requests", "OTLP requests refused, by reason", ["signal", "reason"], registry=r)
+        self.refused_agent_requests = Counter("stackeye_agent_refused_requests", "Agent protocol (stackeye.agent.v1) requests refused, by RPC and reason", ["rpc", "reason"], registry=r)
         self.rate_limited_items = Counter("stackeye_rate_limited_items", "Items refused because their tenant was over its ingest rate (tenant_max_items_per_s, --tenant-limit)", ["tenant", "signal"], registry=r)
         self.truncated_attributes = Counter("stackeye_ingest_truncated", "Attribute values and keys cut to their length limit, attributes dropped over the count limit (what=value|key|count)", ["signal", "what"], registry=r)
         self.duplicate_requests = Counter("stackeye_duplicate_requests", "Retried requests already queued (same stackeye-batch-id), acknowledged without storing again", ["signal"], registry=r)

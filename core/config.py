@@ -272,18 +272,26 @@ def _value(s: Setting, raw: Any, text: bool, key: str, where: str) -> Any:
 def read_toml(path: str) -> dict:
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read()
     except FileNotFoundError:
         raise ConfigError("config", f"config file {path} does not exist", where="--config") from None
     except IsADirectoryError:
         raise ConfigError("config", f"config file {path} is a directory; give a TOML file", where="--config") from None
+    return parse_toml(data, f"config file {path}")
+
+
+def parse_toml(data: bytes, source: str = "config") -> dict:
+    """``data`` as TOML, or a ConfigError naming ``source`` (read_toml's parse without the file: the
+    fuzz tests and bench/fuzz.py feed it many inputs a second)."""
+    try:
+        return tomllib.loads(data.decode())
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("config", f"config file {path} is not valid TOML: {exc}", where="--config") from None
-    except UnicodeDecodeError as exc:  # tomllib decodes the whole file first
-        raise ConfigError("config", f"config file {path} is not valid TOML: not UTF-8 text ({exc.reason} at byte "
+        raise ConfigError("config", f"{source} is not valid TOML: {exc}", where="--config") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config", f"{source} is not valid TOML: not UTF-8 text ({exc.reason} at byte "
                                     f"{exc.start}); save it as UTF-8", where="--config") from None
     except RecursionError:  # tomllib parses nested arrays and inline tables recursively
-        raise ConfigError("config", f"config file {path} has arrays or inline tables nested too deeply "
+        raise ConfigError("config", f"{source} has arrays or inline tables nested too deeply "
                                     "to read; flatten them", where="--config") from None
 
 
