@@ -4,7 +4,8 @@ from __future__ import annotations
 import dataclasses
 
 from stackeye.app.kafka_settings import KafkaSettings
-from stackeye.app.tenant_rates import rate_limits
+from stackeye.app.tenant_rates import (burst_setting, max_bytes_setting, max_items_setting, rate_limits,
+                                       tenant_limits_setting)
 from stackeye.app.tls_settings import CLIENT_CA_HELP, INSECURE_HELP, TLS_CERT_HELP, TLS_KEY_HELP, check_tls_settings
 from stackeye.core.config import setting
 from stackeye.core.units import DURATION, LISTEN, LISTEN_OR_OFF, SIZE
@@ -25,16 +26,10 @@ class KafkaCollectorConfig(KafkaSettings):
     client_ca: str = setting("", CLIENT_CA_HELP, "PEM")
     insecure: bool = setting(False, INSECURE_HELP)
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed", unit=SIZE, positive=True)
-    tenant_max_items_per_s: float = setting(0.0, "ingest rate of each tenant in spans, log records and data points "
-                                            "a second (0 = unlimited); over it a request is refused with "
-                                            "RESOURCE_EXHAUSTED + RetryInfo / HTTP 429 + Retry-After", minimum=0.0)
-    tenant_max_bytes_per_s: int = setting(0, "ingest rate of each tenant in request bytes a second (0 = unlimited)",
-                                          unit=SIZE, minimum=0)
-    tenant_limits: tuple[str, ...] = setting((), "a tenant's own rates instead of tenant_max_* (0 = unlimited)",
-                                             "TENANT=ITEMS_PER_S[:BYTES_PER_S]", flag="--tenant-limit")
-    ingest_burst_s: float = setting(2.0, "a tenant may send this many seconds of its rate at once (the token "
-                                         "buckets' size); one request over it is refused for good",
-                                    unit=DURATION, positive=True)
+    tenant_max_items_per_s: float = max_items_setting()
+    tenant_max_bytes_per_s: int = max_bytes_setting()
+    tenant_limits: tuple[str, ...] = tenant_limits_setting()
+    ingest_burst_s: float = burst_setting()
     produce_timeout: float = setting(10.0, "wait this long for Kafka's acknowledgement before answering UNAVAILABLE",
                                      unit=DURATION, positive=True)
 

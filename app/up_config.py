@@ -5,7 +5,8 @@ import dataclasses
 import os
 
 from stackeye.auth.keystore import default_path as default_keys_path
-from stackeye.app.tenant_rates import rate_limits
+from stackeye.app.tenant_rates import (burst_setting, max_bytes_setting, max_items_setting, rate_limits,
+                                       tenant_limits_setting)
 from stackeye.app.tls_settings import CLIENT_CA_HELP, INSECURE_HELP, TLS_CERT_HELP, TLS_KEY_HELP, check_tls_settings
 from stackeye.collector.writer.writer import WriterConfig
 from stackeye.core.config import ConfigError, setting
@@ -41,16 +42,10 @@ class UpConfig:
     client_ca: str = setting("", CLIENT_CA_HELP, "PEM")
     insecure: bool = setting(False, INSECURE_HELP)
     max_request_bytes: int = setting(16 << 20, "largest OTLP request accepted, decompressed", unit=SIZE, positive=True)
-    tenant_max_items_per_s: float = setting(0.0, "ingest rate of each tenant in spans, log records and data points "
-                                            "a second (0 = unlimited); over it a request is refused with "
-                                            "RESOURCE_EXHAUSTED + RetryInfo / HTTP 429 + Retry-After", minimum=0.0)
-    tenant_max_bytes_per_s: int = setting(0, "ingest rate of each tenant in request bytes a second (0 = unlimited)",
-                                          unit=SIZE, minimum=0)
-    tenant_limits: tuple[str, ...] = setting((), "a tenant's own rates instead of tenant_max_* (0 = unlimited)",
-                                             "TENANT=ITEMS_PER_S[:BYTES_PER_S]", flag="--tenant-limit")
-    ingest_burst_s: float = setting(2.0, "a tenant may send this many seconds of its rate at once (the token "
-                                         "buckets' size); one request over it is refused for good",
-                                    unit=DURATION, positive=True)
+    tenant_max_items_per_s: float = max_items_setting()
+    tenant_max_bytes_per_s: int = max_bytes_setting()
+    tenant_limits: tuple[str, ...] = tenant_limits_setting()
+    ingest_burst_s: float = burst_setting()
     max_attributes: int = setting(AttributeLimits.max_attributes, "attributes kept per resource, scope, span, event, "
                                   "link, log record and data point; the ones after are dropped (counted in "
                                   "stackeye_ingest_truncated_total{what=\"count\"})", positive=True)
