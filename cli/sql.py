@@ -99,7 +99,7 @@ def _direct(url: str, query: str, args):
     except StorageError as exc:
         raise SQLFailed(str(exc)) from None
     try:
-        result = storage.query(query)
+        result = storage.query(query, untrusted=True)
     except StorageError as exc:
         raise SQLFailed(str(exc)) from None
     finally:

@@ -169,8 +169,9 @@ class Storage(Protocol):
         """
 
     def query(self, sql: str, *, readonly: bool = True, limits: QueryLimits | None = None,
-              tenant: str | None = None) -> QueryResult:
-        """Run SQL; read-only and limited unless told otherwise. Read-only SQL is judged by
-        :mod:`.query_guard`; with ``tenant`` it sees only that tenant's rows (:mod:`.tenant_filters`)."""
+              tenant: str | None = None, untrusted: bool = False) -> QueryResult:
+        """Run SQL; read-only and limited unless told otherwise. With ``tenant`` it sees only that
+        tenant's rows (:mod:`.tenant_filters`); a tenant's SQL and ``untrusted`` SQL (as a user wrote
+        it: the SQL endpoints) is judged by :mod:`.query_guard` before it runs."""
 
     def close(self) -> None: ...

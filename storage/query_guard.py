@@ -14,6 +14,11 @@ names is on :data:`TABLE_FUNCTIONS`, no function it calls is on :data:`REFUSED_F
 has no ``INTO OUTFILE``. The names come from ClickHouse's parser, not from matching the text, so
 quoting, comments, aliases, case and nesting (subqueries, CTEs, lambdas, ``view()``) change nothing.
 ``EXPLAIN AST`` only parses: nothing of the query runs while it is judged.
+
+Judged: every query of a tenant (views included) and SQL as a user wrote it (``/api/v1/sql``,
+``stackeye sql``), whoever sends it. Not judged: the SQL stackeye builds itself for the operator
+(views, decisions, triggers), whose text is ours and whose values are quoted; the parse costs
+about a millisecond a query (bench/RESULTS.md, "Tenant isolation").
 """
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ class TenantStorage:
         self._storage = storage
         self.tenant = tenant
 
-    def query(self, sql: str, *, readonly: bool = True, limits=None):
+    def query(self, sql: str, *, readonly: bool = True, limits=None, untrusted: bool = True):
+        """Always judged (:mod:`.query_guard`): every query of a tenant is."""
         if not readonly:
             raise QueryError("a tenant's queries are read-only", code=164)
         return self._storage.query(sql, limits=limits, tenant=self.tenant)

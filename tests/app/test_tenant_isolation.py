@@ -191,3 +191,10 @@ def test_the_cli_sends_its_key_and_sees_its_tenants_rows(up):
     none = subprocess.run(cmd + ["SELECT 1"], capture_output=True, text=True, timeout=60,
                           env={k: v for k, v in __import__("os").environ.items() if k != "STACKEYE_API_KEY"})
     assert none.returncode == 1 and "missing credentials" in none.stderr
+
+
+@pytest.mark.parametrize("query", ["SELECT file('/etc/passwd')", "SELECT 1 INTO OUTFILE '/tmp/stackeye-op.out'",
+                                   "SELECT * FROM merge(currentDatabase(), '^otel_')"])
+def test_the_operators_sql_is_judged_too(up, query):
+    status, doc = _sql(up, OPERATOR, query)
+    assert status == 400 and doc["code"] == 497, doc

@@ -24,7 +24,7 @@ def storage(chdb_path):
     "SELECT arrayMap(x -> x + 1, [1, 2])", "SELECT 1 FORMAT JSON",
 ])
 def test_reads_run(storage, sql):
-    storage.query(sql)
+    storage.query(sql, untrusted=True)
 
 
 @pytest.mark.parametrize("sql,code,words", [
@@ -44,15 +44,15 @@ def test_reads_run(storage, sql):
 ])
 def test_what_reaches_outside_is_refused_before_it_runs(storage, sql, code, words):
     with pytest.raises(QueryError) as err:
-        storage.query(sql)
+        storage.query(sql, untrusted=True)
     assert err.value.code == code and words in str(err.value), str(err.value)
 
 
 def test_a_refusal_keeps_the_connection_and_a_syntax_error_is_clickhouses(storage):
     for _ in range(3):
         with pytest.raises(QueryError):
-            storage.query("SELECT file('x')")
+            storage.query("SELECT file('x')", untrusted=True)
     with pytest.raises(QueryError) as err:
-        storage.query("SELEC 1")
+        storage.query("SELEC 1", untrusted=True)
     assert err.value.code == 62 and "Syntax error" in str(err.value)
     assert storage.query("SELECT 2").rows == [[2]]
