@@ -105,7 +105,9 @@ class ChdbStorage:
             with self._wlock:
                 out = self._exec(self._wconn, tenant_filters.CATALOG_QUERY, "TSVRaw").bytes().decode()
             catalog = [tuple(line.split("\t")) for line in out.splitlines() if line]
-            confine = [tenant_filters.setting_statement(tenant_filters.filters(tenant, catalog))]
+            statement = tenant_filters.setting_statement(tenant_filters.filters(tenant, catalog))
+            # one entry per table of every database on the data path: room for thousands of tables
+            confine = [f"SET max_query_size = {max(262144, 2 * len(statement))}", statement]
         for stmt in (
             f"USE {self.url.database}",
             "SET output_format_json_quote_64bit_integers = 0",

@@ -112,6 +112,15 @@ class NginxProcess:
             raise RuntimeError(f"nginx exited {self.proc.returncode}: {self.proc.stdout.read().decode()}")
         return True
 
+    def workers(self) -> set[int]:
+        """The pids of the master's worker processes (a reload starts new ones; the old finish and exit)."""
+        import psutil
+
+        try:
+            return {c.pid for c in psutil.Process(self.proc.pid).children()}
+        except psutil.NoSuchProcess:
+            return set()
+
     def error_log(self) -> str:
         path = os.path.join(self.root, "error.log")
         return open(path).read()[-3000:] if os.path.exists(path) else ""

@@ -32,10 +32,12 @@ def test_apply_rewrites_tests_and_reloads_so_a_down_server_gets_nothing(backends
     assert planned.action == "planned" and "-    server" in planned.diff and "down;" in planned.diff
     assert open(gw.upstream_conf).read() != new
 
+    old_workers = gw.workers()
     report = nginx_conf.apply(new, gw.upstream_conf, target, dry_run=False)
     assert report.ok and report.action == "reloaded", report.message
     assert open(gw.upstream_conf).read() == new and os.path.exists(gw.upstream_conf + ".last-good")
-    # the old workers finish; then every request goes to b0
+    # the old workers finish and exit (until then one may still take a connection); then every request goes to b0
+    wait_until(lambda: not (gw.workers() & old_workers), timeout=15, message="the old nginx workers did not exit")
     wait_until(lambda: {get(gw.url) for _ in range(6)} == {"b0"}, timeout=15, message="b1 still served")
     hits = b1.hits
     assert {get(gw.url) for _ in range(10)} == {"b0"} and b1.hits == hits
