@@ -17,7 +17,7 @@ from support import hostile_otlp
 from support.mutate import mutations
 from support.otlp_builders import spans_request
 
-HOSTILE_PER_SIGNAL = 600
+HOSTILE_PER_SIGNAL = 300  # the longer runs are bench/fuzz.py's
 NEIGHBOUR_EVERY = 10  # one well-formed request after every so many hostile ones
 TABLE = {Signal.TRACES: "otel_traces", Signal.LOGS: "otel_logs", Signal.METRICS: "otel_metrics_gauge"}
 
