@@ -11,6 +11,7 @@ SETTING_OF_LIMIT = {
     "max_execution_time": "query_timeout_s",
     "max_memory_usage": "query_max_memory_bytes",
     "max_threads": "query_max_threads",
+    "tenant_concurrency": "query_max_concurrent",
 }
 
 

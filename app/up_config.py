@@ -70,6 +70,9 @@ class UpConfig:
                                           "quarter of the RAM, 256 MiB to 8 GiB)", unit=SIZE, positive=True)
     query_max_threads: int = setting(QueryLimits.max_threads, "threads of one query from the API and CLI (sized to "
                                      "the machine: half the cores)", positive=True)
+    query_max_concurrent: int = setting(QueryLimits.tenant_concurrency, "queries one tenant's keys run at once; more "
+                                        "wait up to query_timeout_s, then are refused (TOO_MANY_SIMULTANEOUS_QUERIES)",
+                                        positive=True)
     policy: str = setting("", "decision policy file ([autoscale.<service>], [routing.<upstream>] tables, see "
                               "docs/decisions.md): evaluated every decide_interval, decisions kept in "
                               "stackeye_decisions; PUT /api/v1/policies rewrites it", "FILE")

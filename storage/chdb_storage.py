@@ -128,7 +128,7 @@ class ChdbStorage:
             if pool is None:
                 pool = ReaderPool(lambda: self._reader(tenant), self.limits.tenant_concurrency,
                                   f"tenant {tenant}", wait_s=float(self.limits.max_execution_time),
-                                  raised_by="query_max_concurrent / --query-max-concurrent")
+                                  raised_by=dict(self.limits.raised_by).get("tenant_concurrency", "tenant_concurrency"))
             self._tenant_readers[tenant] = pool  # most recently used last
             idle = [t for t in self._tenant_readers if t != tenant][:max(0, len(self._tenant_readers) - TENANT_POOLS_KEPT)]
             retired = [self._tenant_readers.pop(t) for t in idle]

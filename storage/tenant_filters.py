@@ -27,7 +27,7 @@ SYSTEM_TABLES_ALLOWED = frozenset({
     "one", "numbers", "numbers_mt", "zeros", "zeros_mt", "functions", "table_functions", "formats",
     "data_type_families", "aggregate_function_combinators", "build_options", "time_zones", "collations",
     "keywords", "settings", "databases", "table_engines", "contributors", "licenses", "merge_tree_settings",
-    "time_zones", "data_skipping_indices_types", "dictionaries_types",
+    "data_skipping_indices_types", "dictionaries_types",
 })
 # Databases whose tables are views over system tables: those reads are filtered there.
 _VIEW_DATABASES = frozenset({"information_schema", "INFORMATION_SCHEMA"})

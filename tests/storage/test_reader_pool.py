@@ -94,3 +94,12 @@ def test_one_tenants_slow_queries_do_not_hold_up_another(chdb_storage):
     assert storage.query("SELECT 1", tenant="team-b").rows == [[1]]
     assert time.monotonic() - started < 2  # not behind team-a's 3 s query
     t.join()
+
+
+def test_the_tenant_concurrency_comes_from_query_max_concurrent_and_errors_name_it():
+    from stackeye.app.query_limits import query_limits
+    from stackeye.app.up_config import UpConfig
+
+    limits = query_limits(UpConfig(query_max_concurrent=3))
+    assert limits.tenant_concurrency == 3
+    assert dict(limits.raised_by)["tenant_concurrency"] == "query_max_concurrent / --query-max-concurrent"
